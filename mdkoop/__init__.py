@@ -1,0 +1,35 @@
+"""mdkoop: slow dynamics of molecules from MD trajectories.
+
+Parametric SVD of the Koopman operator (nested LoRA objective, Jeong et al.,
+NeurIPS 2025) with SchNet encoders; deeptime-compatible models; export of the
+learned collective variables to PLUMED and OpenMM.
+
+Internal units are nm and ps. The public API is re-exported here and imported
+lazily, so ``import mdkoop`` is cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+#: public name -> module that defines it
+_API = {
+    # errors
+    "MdkoopError": "mdkoop.errors",
+}
+
+__all__ = ["__version__", *sorted(_API)]
+
+
+def __getattr__(name: str):
+    if name in _API:
+        value = getattr(importlib.import_module(_API[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'mdkoop' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_API))

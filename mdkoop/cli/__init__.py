@@ -1,0 +1,1 @@
+"""Command-line interface: ``mdkoop <command>`` (see :mod:`mdkoop.cli.main`)."""

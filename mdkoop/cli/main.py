@@ -1,0 +1,75 @@
+"""``mdkoop <command>``: a thin layer over the Python API.
+
+Each command lives in its own module ``mdkoop.cli.<name>`` exposing
+``register(subparsers)``, which adds a sub-parser and sets ``func`` to a
+callable ``run(args) -> int``. Heavy imports happen inside ``run`` so that
+``mdkoop --help`` is fast.
+
+A :class:`mdkoop.errors.MdkoopError` is printed as one message (no traceback)
+and the process exits with status 2. ``--traceback`` shows the full traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from .. import __version__
+from ..errors import MdkoopError
+from ..utils.logging import configure_cli_logging
+
+#: Command name -> module, in the order ``--help`` lists them.
+COMMANDS = {
+    "prepare": "mdkoop.cli.prepare",
+    "info": "mdkoop.cli.info",
+    "fit": "mdkoop.cli.fit",
+    "analyze": "mdkoop.cli.analyze",
+    "transform": "mdkoop.cli.transform",
+    "export": "mdkoop.cli.export",
+    "data": "mdkoop.cli.data",
+    "simulate": "mdkoop.cli.simulate",
+    "demo": "mdkoop.cli.demo",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mdkoop",
+        description="Slow collective variables and implied timescales from MD trajectories "
+        "(parametric Koopman SVD with nested LoRA and SchNet encoders).",
+    )
+    parser.add_argument("--version", action="version", version=f"mdkoop {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    parser.add_argument("--traceback", action="store_true", help="show the full traceback on errors")
+    sub = parser.add_subparsers(dest="command", metavar="<command>")
+    for name, modname in COMMANDS.items():
+        importlib.import_module(modname).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 1
+    configure_cli_logging(-1 if args.quiet else args.verbose)
+    try:
+        rc = args.func(args)
+    except MdkoopError as exc:
+        if args.traceback:
+            raise
+        print(f"mdkoop {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"mdkoop {args.command}: interrupted", file=sys.stderr)
+        return 130
+    logging.getLogger("mdkoop").debug("done")
+    return int(rc or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
