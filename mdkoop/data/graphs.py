@@ -43,8 +43,9 @@ def radius_graph(pos: Tensor, cutoff: float = DEFAULT_CUTOFF_NM, max_pairs_per_c
         Global node indices ``(i, j)`` over the flattened ``B * n_atoms`` nodes.
     """
     if pos.dim() != 3 or pos.shape[-1] != 3:
-        raise ValueError(f"pos must have shape (B, n_atoms, 3), got {tuple(pos.shape)}")
-    B, n, _ = pos.shape
+        raise ValueError("pos must have shape (B, n_atoms, 3), got " + str(pos.shape))
+    B = pos.shape[0]
+    n = pos.shape[1]
     per = max(1, int(max_pairs_per_chunk // max(1, n * n)))
     eye = torch.eye(n, dtype=torch.bool, device=pos.device)
     c2 = float(cutoff) ** 2
@@ -55,7 +56,8 @@ def radius_graph(pos: Tensor, cutoff: float = DEFAULT_CUTOFF_NM, max_pairs_per_c
             diff = p.unsqueeze(2) - p.unsqueeze(1)  # (b, n, n, 3)
             d2 = (diff * diff).sum(-1)
             mask = (d2 < c2) & ~eye
-            b, i, j = mask.nonzero(as_tuple=True)
+            nz = mask.nonzero()  # (m, 3): frame, i, j (TorchScript has no as_tuple)
+            b, i, j = nz[:, 0], nz[:, 1], nz[:, 2]
             base = (b + s) * n
             out.append(torch.stack([base + i, base + j]))
     if not out:
