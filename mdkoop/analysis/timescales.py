@@ -1,0 +1,329 @@
+"""Implied timescales against lag time, with bootstrap confidence intervals.
+
+The learned functions of a trained encoder (one ``(T_i, m)`` array per
+trajectory) stay fixed; at each lag τ a linear Koopman model is re-estimated on
+them, and its eigenvalues give the implied timescales
+``t_i(τ) = -τ / ln|λ_i(τ)|``. If the features span a good approximation of the
+slow eigenfunctions, ``t_i(τ)`` is flat in τ.
+
+Confidence intervals come from a bootstrap over trajectories (resampled with
+replacement), or, when there is a single trajectory, over contiguous blocks of
+it. The estimator is pluggable: any callable ``fit(features, lag) -> model``
+whose model has ``eigenvalues`` works; the default uses
+:mod:`mdkoop.estimation` with the same method as the trained model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from ..errors import InputError, LagError
+from ._arrays import as_array_list
+
+__all__ = [
+    "ITSResult",
+    "timescales_from_eigenvalues",
+    "bootstrap_units",
+    "its_vs_lag",
+    "default_lags",
+    "linear_fit",
+]
+
+log = logging.getLogger("mdkoop.analysis")
+
+
+def timescales_from_eigenvalues(eigenvalues, lag: int, timestep_ps: float = 1.0) -> np.ndarray:
+    """Implied timescales ``-lag * dt / ln|λ|``, sorted descending.
+
+    Parameters
+    ----------
+    eigenvalues : array (k,), real or complex
+        Eigenvalues of the Koopman matrix at ``lag`` (constant function excluded).
+    lag : int
+        Lag in frames.
+    timestep_ps : float
+        Frame spacing in ps.
+
+    Returns
+    -------
+    ndarray (k,) float64
+        Timescales in ps, descending. ``inf`` for ``|λ| >= 1``; ``nan`` for ``λ == 0``.
+    """
+    a = np.abs(np.asarray(eigenvalues))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = -float(lag) * float(timestep_ps) / np.log(a)
+    t = np.where(a >= 1.0, np.inf, t)
+    t = np.where(a == 0.0, np.nan, t)
+    return -np.sort(-t)
+
+
+def default_lags(training_lag: int, max_frames: int, n: int = 8) -> list[int]:
+    """A geometric list of lags (frames) around the training lag, shorter than ``max_frames``.
+
+    Parameters
+    ----------
+    training_lag : int
+        The model's lag in frames (always included).
+    max_frames : int
+        Length of the longest trajectory; lags stay below half of it.
+    n : int
+        Approximate number of lags.
+
+    Returns
+    -------
+    list of int, ascending, unique
+    """
+    hi = max(1, max_frames // 2)
+    lo = max(1, training_lag // 8)
+    top = max(min(hi, training_lag * 8), training_lag)
+    lags = np.unique(np.round(np.geomspace(lo, max(top, lo + 1), n)).astype(int))
+    lags = [int(x) for x in lags if 1 <= x <= hi]
+    if training_lag <= max_frames - 1:
+        lags.append(int(training_lag))
+    return sorted(set(lags))
+
+
+def bootstrap_units(trajectory_lengths: Sequence[int], n_blocks: int = 10) -> list[tuple[int, int, int]]:
+    """Resampling units of a bootstrap: whole trajectories, or contiguous blocks of a single one.
+
+    Parameters
+    ----------
+    trajectory_lengths : sequence of int
+        Frames per trajectory.
+    n_blocks : int
+        With a single trajectory, the number of contiguous blocks it is cut into.
+
+    Returns
+    -------
+    list of (traj, start, stop)
+        Frame ranges; with several trajectories, one unit per trajectory.
+    """
+    lengths = [int(x) for x in trajectory_lengths]
+    if len(lengths) >= 2:
+        return [(i, 0, n) for i, n in enumerate(lengths)]
+    n = lengths[0]
+    nb = int(max(2, min(n_blocks, n // 2)))
+    edges = np.linspace(0, n, nb + 1).astype(int)
+    return [(0, int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+
+
+def linear_fit(method: str = "reversible", **kw) -> Callable:
+    """The default estimator: :mod:`mdkoop.estimation` on fixed features.
+
+    Parameters
+    ----------
+    method : str
+        Decomposition method of :mod:`mdkoop.estimation` (as used by the trained model).
+    **kw
+        Passed on to the estimation layer.
+
+    Returns
+    -------
+    callable ``fit(features: list[ndarray (T_i, m)], lag: int) -> LinearKoopmanModel``
+    """
+    from ..estimation.model import LinearKoopmanModel
+
+    def fit(features, lag):
+        return LinearKoopmanModel.fit_features(features, lag, method=method, **kw)
+
+    fit.method = method  # type: ignore[attr-defined]
+    return fit
+
+
+@dataclasses.dataclass
+class ITSResult:
+    """Implied timescales at a list of lags.
+
+    Attributes
+    ----------
+    lags : ndarray (n_lags,) int64
+        Lag times in frames, ascending.
+    timestep_ps : float
+        Frame spacing in ps.
+    timescales_ps : ndarray (n_lags, k) float64
+        Point estimates in ps, descending along axis 1 (NaN where undefined).
+    ci_lower, ci_upper : ndarray (n_lags, k) or None
+        Percentile bootstrap interval in ps (None without bootstrap).
+    samples_ps : ndarray (n_bootstrap, n_lags, k) or None
+        Bootstrap timescales in ps.
+    confidence : float
+        Confidence level of the interval.
+    resampling : str
+        ``"trajectories"`` or ``"blocks"`` (or ``"none"``).
+    models : list
+        The point-estimate models, one per lag.
+    """
+
+    lags: np.ndarray
+    timestep_ps: float
+    timescales_ps: np.ndarray
+    ci_lower: np.ndarray | None
+    ci_upper: np.ndarray | None
+    samples_ps: np.ndarray | None
+    confidence: float
+    resampling: str
+    models: list
+
+    @property
+    def lags_ps(self) -> np.ndarray:
+        """Lag times in ps, shape (n_lags,)."""
+        return self.lags * self.timestep_ps
+
+    def at_lag(self, lag: int) -> dict:
+        """Timescales (ps) and interval at one lag in frames, as a dict of lists."""
+        idx = np.flatnonzero(self.lags == int(lag))
+        if idx.size == 0:
+            raise LagError(f"Lag {lag} frames is not among the analysed lags {self.lags.tolist()}.")
+        i = int(idx[0])
+        return {
+            "timescales_ps": _jsonable(self.timescales_ps[i]),
+            "ci_lower_ps": None if self.ci_lower is None else _jsonable(self.ci_lower[i]),
+            "ci_upper_ps": None if self.ci_upper is None else _jsonable(self.ci_upper[i]),
+        }
+
+    def to_dict(self) -> dict:
+        """JSON-able summary (NaN/inf become None)."""
+        return {
+            "lags_frames": self.lags.astype(int).tolist(),
+            "lags_ps": self.lags_ps.tolist(),
+            "timescales_ps": [_jsonable(r) for r in self.timescales_ps],
+            "ci_lower_ps": None if self.ci_lower is None else [_jsonable(r) for r in self.ci_lower],
+            "ci_upper_ps": None if self.ci_upper is None else [_jsonable(r) for r in self.ci_upper],
+            "confidence": self.confidence,
+            "resampling": self.resampling,
+            "n_bootstrap": 0 if self.samples_ps is None else int(self.samples_ps.shape[0]),
+        }
+
+    def to_deeptime(self):
+        """deeptime ``ImpliedTimescales`` (lags and timescales in frames, with bootstrap samples).
+
+        Returns
+        -------
+        deeptime.util.validation.ImpliedTimescales
+            Usable with ``deeptime.plots.plot_implied_timescales``.
+        """
+        from deeptime.util.validation import ImpliedTimescales
+
+        its = [row / self.timestep_ps for row in self.timescales_ps]
+        stats = None
+        if self.samples_ps is not None:
+            stats = [self.samples_ps[:, i, :] / self.timestep_ps for i in range(len(self.lags))]
+        return ImpliedTimescales(self.lags.astype(int), its, stats)
+
+
+def _jsonable(row) -> list:
+    return [float(v) if np.isfinite(v) else None for v in np.asarray(row, float)]
+
+
+def _timescales_of(model, lag: int, timestep_ps: float, k: int) -> np.ndarray:
+    t = timescales_from_eigenvalues(np.asarray(model.eigenvalues), lag, timestep_ps)[:k]
+    return np.pad(t, (0, k - len(t)), constant_values=np.nan)
+
+
+def its_vs_lag(features, lags: Sequence[int], timestep_ps: float = 1.0, fit: Callable | None = None,
+               k: int | None = None, n_bootstrap: int = 100, confidence: float = 0.95, n_blocks: int = 10,
+               seed: int = 0, progress: bool = False) -> ITSResult:
+    """Re-estimate the linear Koopman model on fixed features at each lag; bootstrap the timescales.
+
+    Parameters
+    ----------
+    features : list of ndarray, each (T_i, m) float
+        Learned functions per trajectory (constant excluded), e.g. ``model.features(data)``.
+    lags : sequence of int
+        Lag times in frames (>= 1).
+    timestep_ps : float
+        Frame spacing in ps.
+    fit : callable, optional
+        ``fit(features, lag) -> model`` with ``model.eigenvalues``; default :func:`linear_fit`.
+    k : int, optional
+        Number of timescales kept (default: all, i.e. m).
+    n_bootstrap : int
+        Bootstrap samples (0: no intervals).
+    confidence : float
+        Level of the percentile interval.
+    n_blocks : int
+        Blocks per trajectory when there is a single trajectory.
+    seed : int
+        Seed of the resampling.
+    progress : bool
+        Show a tqdm progress bar over bootstrap samples.
+
+    Returns
+    -------
+    ITSResult
+    """
+    feats = as_array_list(features, "feature")
+    fit = fit or linear_fit()
+    lags_arr = np.unique(np.asarray([int(x) for x in lags], dtype=np.int64))
+    if lags_arr.size == 0 or lags_arr.min() < 1:
+        raise LagError(f"Lags must be positive frame counts, got {list(lags)}.")
+    longest = max(len(f) for f in feats)
+    too_long = lags_arr[lags_arr >= longest]
+    if too_long.size:
+        raise LagError(
+            f"The lags {too_long.tolist()} (frames) are not shorter than the longest trajectory ({longest} frames); "
+            "drop them or use longer trajectories."
+        )
+    if not 0 < confidence < 1:
+        raise InputError(f"confidence={confidence}: must lie strictly between 0 and 1.")
+    k = int(k or feats[0].shape[1])
+
+    models = []
+    point = np.full((len(lags_arr), k), np.nan)
+    for i, lag in enumerate(lags_arr):
+        m = fit(feats, int(lag))
+        models.append(m)
+        point[i] = _timescales_of(m, int(lag), timestep_ps, k)
+
+    samples = lo = hi = None
+    resampling = "none"
+    if n_bootstrap and n_bootstrap > 0:
+        units = bootstrap_units([len(f) for f in feats], n_blocks=n_blocks)
+        resampling = "trajectories" if len(feats) >= 2 else "blocks"
+        if len(units) < 2:
+            log.warning("Only one resampling unit; no bootstrap interval.")
+        else:
+            rng = np.random.default_rng(seed)
+            samples = np.full((int(n_bootstrap), len(lags_arr), k), np.nan)
+            it = range(int(n_bootstrap))
+            if progress:
+                from tqdm.auto import tqdm
+
+                it = tqdm(it, desc="bootstrap ITS", unit="sample")
+            for b in it:
+                pick = rng.integers(0, len(units), size=len(units))
+                sub = [feats[units[j][0]][units[j][1]:units[j][2]] for j in pick]
+                for i, lag in enumerate(lags_arr):
+                    use = [s for s in sub if len(s) > lag]
+                    if not use:
+                        continue
+                    try:
+                        m = fit(use, int(lag))
+                    except (InputError, np.linalg.LinAlgError) as exc:  # degenerate resample
+                        log.debug("bootstrap sample %d, lag %d skipped: %s", b, lag, exc)
+                        continue
+                    samples[b, i] = _timescales_of(m, int(lag), timestep_ps, k)
+            alpha = (1.0 - confidence) / 2.0
+            with np.errstate(invalid="ignore"), _quiet_nan():
+                lo = np.nanquantile(samples, alpha, axis=0)
+                hi = np.nanquantile(samples, 1.0 - alpha, axis=0)
+    return ITSResult(lags=lags_arr, timestep_ps=float(timestep_ps), timescales_ps=point, ci_lower=lo, ci_upper=hi,
+                     samples_ps=samples, confidence=float(confidence), resampling=resampling, models=models)
+
+
+class _quiet_nan:
+    """Silence numpy's all-NaN-slice RuntimeWarning inside a block."""
+
+    def __enter__(self):
+        import warnings
+
+        self._cm = warnings.catch_warnings()
+        self._cm.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+
+    def __exit__(self, *exc):
+        return self._cm.__exit__(*exc)
