@@ -1,0 +1,253 @@
+"""Linear decompositions of feature covariances (pure numpy, float64).
+
+All functions take *mean-free* covariances of the learned features (the
+constant function is handled by the means, as in deeptime's VAMP/TICA with
+``remove_data_mean=True``). With the constant included explicitly as
+``phi = [1, f]`` and uncentered moments, the same results come out plus the
+trivial pair ``sigma_0 = lambda_0 = 1`` (constant singular/eigen function):
+mean removal is exactly the Gram-Schmidt orthogonalisation of ``f`` against
+the constant, so the constant pair decouples. It is therefore never listed.
+
+Coefficient convention: a function with coefficient vector ``c`` (k,) and
+offset ``c0`` is ``h(x) = c0 + (f(x) - mu)^T c`` with ``mu`` the mean named by
+each result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mdkoop.errors import InputError
+
+__all__ = ["inv_sqrt_split", "CCAResult", "EigenResult", "cca", "edmd", "reversible", "implied_timescales"]
+
+
+def _sym(C: np.ndarray) -> np.ndarray:
+    C = np.asarray(C, dtype=np.float64)
+    if C.ndim != 2 or C.shape[0] != C.shape[1]:
+        raise InputError(f"expected a square covariance matrix; got shape {C.shape}.")
+    if not np.all(np.isfinite(C)):
+        raise InputError("covariance matrix contains NaN or infinite values; check the features.")
+    return 0.5 * (C + C.T)
+
+
+def inv_sqrt_split(C: np.ndarray, epsilon: float = 1e-6) -> np.ndarray:
+    """Whitening matrix ``L`` with ``L L^T = C^+`` on the numerically non-singular part.
+
+    Eigenvalues ``<= epsilon`` (or below ``|min eigenvalue|`` when ``C`` has
+    negative round-off eigenvalues) are discarded, as in deeptime's
+    ``spd_inv_split``.
+
+    Parameters
+    ----------
+    C : ndarray (k, k)
+        Symmetric positive semi-definite covariance.
+    epsilon : float
+        Eigenvalue cut-off.
+
+    Returns
+    -------
+    L : ndarray (k, r), r = numerical rank
+        Columns sorted by decreasing eigenvalue; ``L^T C L = I_r``.
+
+    Raises
+    ------
+    InputError
+        If all eigenvalues are below the cut-off (constant features).
+    """
+    s, V = np.linalg.eigh(_sym(C))
+    order = np.argsort(s)[::-1]
+    s, V = s[order], V[:, order]
+    cut = max(epsilon, -s.min() + 1e-16) if s.min() < 0 else epsilon
+    keep = np.abs(s) > cut
+    if not np.any(keep):
+        raise InputError(
+            f"all feature variances are below epsilon={epsilon:g}: the features are (numerically) constant. "
+            "Check the encoder outputs or lower epsilon."
+        )
+    return V[:, keep] / np.sqrt(s[keep])
+
+
+@dataclass
+class CCAResult:
+    """Canonical correlation analysis of ``(f(x_t), f(x_{t+tau}))``.
+
+    Attributes
+    ----------
+    singular_values : ndarray (r,)
+        Descending, excluding the trivial ``sigma_0 = 1``.
+    left : ndarray (k, r)
+        Coefficients ``U`` of the left singular functions ``(f(x) - mean_0)^T U``.
+    right : ndarray (k, r)
+        Coefficients ``V`` of the right singular functions ``(f(y) - mean_t)^T V``.
+    rank_0, rank_t : int
+        Ranks of the instantaneous / time-lagged whitening.
+    """
+
+    singular_values: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    rank_0: int
+    rank_t: int
+
+
+def cca(cov_00: np.ndarray, cov_0t: np.ndarray, cov_tt: np.ndarray, epsilon: float = 1e-6) -> CCAResult:
+    """Whitened SVD ``L0^T C0t Lt = A S B^T`` (singular functions of the Koopman operator).
+
+    Parameters
+    ----------
+    cov_00, cov_0t, cov_tt : ndarray (k, k)
+        Mean-free covariances.
+    epsilon : float
+        Eigenvalue cut-off of the whitening.
+
+    Returns
+    -------
+    CCAResult
+        ``U = L0 A``, ``V = Lt B`` (all ``min(r0, rt)`` components), unit
+        variance and uncorrelated under the respective empirical distributions.
+    """
+    L0, Lt = inv_sqrt_split(cov_00, epsilon), inv_sqrt_split(cov_tt, epsilon)
+    W = L0.T @ np.asarray(cov_0t, dtype=np.float64) @ Lt
+    A, s, BT = np.linalg.svd(W, full_matrices=False)
+    return CCAResult(singular_values=s, left=L0 @ A, right=Lt @ BT.T, rank_0=L0.shape[1], rank_t=Lt.shape[1])
+
+
+@dataclass
+class EigenResult:
+    """Eigen-decomposition of a Koopman matrix on learned features.
+
+    Attributes
+    ----------
+    eigenvalues : ndarray (r,)
+        Sorted by decreasing modulus, excluding the trivial ``lambda_0 = 1``;
+        complex (conjugate pairs adjacent, positive imaginary part first)
+        unless real.
+    right : ndarray (k, r)
+        Coefficients of the Koopman (right) eigenfunctions
+        ``psi_i(x) = right_offset_i + (f(x) - mean)^T right[:, i]``, unit
+        variance under the instantaneous distribution.
+    right_offset : ndarray (r,)
+        Constant parts of the right eigenfunctions (zero for equilibrium /
+        reversible estimates; needed when the marginals at t and t+tau differ).
+    left : ndarray (k, r)
+        Coefficients of the left eigenfunctions (eigenfunctions of the adjoint,
+        i.e. densities relative to the instantaneous distribution).
+    mean : ndarray (k,)
+        The mean used for centring.
+    """
+
+    eigenvalues: np.ndarray
+    right: np.ndarray
+    right_offset: np.ndarray
+    left: np.ndarray
+    mean: np.ndarray
+
+
+def _sort_spectrum(lam: np.ndarray, Q: np.ndarray):
+    order = np.lexsort((-lam.imag, -np.round(np.abs(lam), 12)))
+    lam, Q = lam[order], Q[:, order]
+    if np.all(np.abs(lam.imag) <= 1e-12 * np.maximum(1.0, np.abs(lam))):
+        lam, Q = lam.real.copy(), Q.real.copy()
+    return lam, Q
+
+
+def edmd(cov_00: np.ndarray, cov_0t: np.ndarray, mean_0: np.ndarray, mean_t: np.ndarray,
+         epsilon: float = 1e-6) -> EigenResult:
+    """EDMD on the learned features plus the constant.
+
+    With ``phi = [1, f - mean_0]`` the least-squares Koopman matrix
+    ``K = E[phi phi^T]^+ E[phi(x) phi(y)^T]`` is block upper-triangular,
+    ``[[1, (mean_t - mean_0)^T], [0, C00^+ C0t]]``: the constant is the exact
+    eigenfunction with ``lambda_0 = 1`` and the remaining eigenvalues are those
+    of ``C00^+ C0t``, computed here in whitened coordinates ``L0^T C0t L0``.
+
+    Parameters
+    ----------
+    cov_00, cov_0t : ndarray (k, k)
+        Mean-free instantaneous and time-lagged covariances.
+    mean_0, mean_t : ndarray (k,)
+        Feature means over the instantaneous and the time-lagged frames.
+    epsilon : float
+        Eigenvalue cut-off of the whitening.
+
+    Returns
+    -------
+    EigenResult
+    """
+    mean_0 = np.asarray(mean_0, dtype=np.float64)
+    mean_t = np.asarray(mean_t, dtype=np.float64)
+    L0 = inv_sqrt_split(cov_00, epsilon)
+    Kw = L0.T @ np.asarray(cov_0t, dtype=np.float64) @ L0
+    lam, Q = np.linalg.eig(Kw)
+    lam, Q = _sort_spectrum(lam, Q)
+    Q = Q / np.linalg.norm(Q, axis=0)
+    right = L0 @ Q
+    # constant part from the first row of K: c0 + (mean_t - mean_0)^T c = lam c0
+    denom = lam - 1.0
+    small = np.abs(denom) < 1e-12
+    offset = np.where(small, 0.0, ((mean_t - mean_0) @ right) / np.where(small, 1.0, denom))
+    try:
+        left = L0 @ np.linalg.inv(Q).T
+    except np.linalg.LinAlgError:
+        left = L0 @ np.linalg.pinv(Q).T
+    return EigenResult(eigenvalues=lam, right=right, right_offset=offset, left=left, mean=mean_0)
+
+
+def reversible(mean: np.ndarray, cov_0: np.ndarray, cov_t: np.ndarray, epsilon: float = 1e-6) -> EigenResult:
+    """Reversible (time-symmetrised) Koopman estimate for equilibrium MD.
+
+    Solves the symmetric generalised eigenproblem ``C_t c = lambda C_0 c`` with
+    symmetrised covariances (see :meth:`MomentAccumulator.symmetrized`); the
+    eigenvalues are real and equal the singular values up to sign; left and
+    right eigenfunctions coincide.
+
+    Parameters
+    ----------
+    mean : ndarray (k,)
+        Symmetrised mean ``(mean_0 + mean_t) / 2``.
+    cov_0, cov_t : ndarray (k, k)
+        Symmetrised instantaneous and time-lagged covariances.
+    epsilon : float
+
+    Returns
+    -------
+    EigenResult
+        Real eigenvalues sorted by decreasing modulus; ``right == left``; zero offsets.
+    """
+    L = inv_sqrt_split(cov_0, epsilon)
+    Kw = _sym(L.T @ np.asarray(cov_t, dtype=np.float64) @ L)
+    lam, Q = np.linalg.eigh(Kw)
+    order = np.argsort(-np.abs(lam), kind="stable")
+    lam, Q = lam[order], Q[:, order]
+    right = L @ Q
+    return EigenResult(eigenvalues=lam, right=right, right_offset=np.zeros(lam.shape[0]), left=right.copy(),
+                       mean=np.asarray(mean, dtype=np.float64))
+
+
+def implied_timescales(eigenvalues: np.ndarray, lagtime: float, timestep: float = 1.0) -> np.ndarray:
+    """Implied timescales ``t_i = -lagtime * timestep / ln|lambda_i|``.
+
+    Parameters
+    ----------
+    eigenvalues : array-like (r,), real or complex
+        Non-trivial eigenvalues (the constant's 1 excluded).
+    lagtime : float
+        Lag time in frames.
+    timestep : float
+        Time between frames (e.g. ps); the result is in these units.
+
+    Returns
+    -------
+    ndarray (r,) float64
+        ``inf`` for ``|lambda| >= 1``, ``0`` for ``lambda = 0``.
+    """
+    a = np.abs(np.asarray(eigenvalues))
+    if lagtime <= 0 or timestep <= 0:
+        raise InputError(f"lagtime and timestep must be positive; got lagtime={lagtime}, timestep={timestep}.")
+    with np.errstate(divide="ignore"):
+        ln = np.log(np.minimum(a, 1.0))
+        out = np.where(a >= 1.0, np.inf, np.where(a <= 0.0, 0.0, -float(lagtime) * float(timestep) / np.where(ln == 0, -1.0, ln)))
+    return out.astype(np.float64)
