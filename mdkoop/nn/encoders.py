@@ -1,0 +1,496 @@
+"""Encoders: frames of atoms -> k-1 learned functions, and the lobes that use them.
+
+* :class:`SchNetEncoder` -- SchNet representation (lean, or schnetpack's own as the
+  reference), a per-atom head, an optional per-atom normalisation, and pooling over
+  the atoms of each frame. Outputs ``(B, n_out)`` with ``n_out = k - 1``; the constant
+  function is added by the objective.
+* :class:`SchnetpackSchNet` -- ``schnetpack.representation.SchNet`` fed with mdkoop's
+  radius graph; same call signature as :class:`~mdkoop.nn.schnet.LeanSchNet`.
+* :class:`PyGEncoder` / :class:`RadiusInteractionGraph` -- plug any torch-geometric model
+  that maps ``(z, pos, batch)`` to per-graph features (tested: PyG's ``SchNet``).
+* :class:`KoopmanLobes` -- one shared lobe (f = g) or separate lobes for x_t and x_t+tau.
+
+Normalisation
+-------------
+``normalization="none"`` (default) or ``"layernorm"`` (a LayerNorm over the ``n_out``
+head outputs of each atom, before pooling). Both act on each atom alone, so the
+output of a frame never depends on the other frames of its batch (BatchNorm would:
+it breaks the permutation invariance within a batch and differs between training
+and exported inference; it is not offered). The default is ``"none"`` because the
+LoRA objective is not scale invariant and a per-atom LayerNorm forces the ``n_out``
+functions of every atom to zero mean across modes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ..data.graphs import radius_graph
+from ..errors import ConfigError, InputError
+from .schnet import DEFAULT_EDGE_CHUNK, LeanSchNet, shifted_softplus
+
+__all__ = [
+    "SchNetEncoder",
+    "SchnetpackSchNet",
+    "AtomwiseHead",
+    "PyGEncoder",
+    "RadiusInteractionGraph",
+    "KoopmanLobes",
+    "pyg_schnet",
+]
+
+_POOLINGS = ("mean", "sum")
+_NORMS = ("none", "layernorm")
+_IMPLEMENTATIONS = ("lean", "schnetpack")
+
+
+def _as_atomic_numbers(atomic_numbers) -> Tensor:
+    z = torch.as_tensor(atomic_numbers)
+    if z.dim() != 1 or z.numel() == 0 or z.dtype.is_floating_point:
+        raise InputError(
+            f"atomic_numbers must be a non-empty 1-D integer array (one per atom), got shape {tuple(z.shape)} "
+            f"and dtype {z.dtype}; pass e.g. store.atomic_numbers."
+        )
+    z = z.to(torch.long)
+    if bool((z < 1).any()):
+        raise InputError(
+            "atomic_numbers must all be >= 1 (0 is reserved for padding); check the topology's elements."
+        )
+    return z
+
+
+class SchnetpackSchNet(nn.Module):
+    """The reference: ``schnetpack.representation.SchNet`` on mdkoop's radius graph.
+
+    Parameters
+    ----------
+    n_atom_basis, n_interactions, n_rbf, cutoff, max_z, n_filters
+        As :class:`~mdkoop.nn.schnet.LeanSchNet`. ``cutoff`` is in nm and positions are fed
+        in nm: the GaussianRBF centres run over ``[0, cutoff]`` nm (schnetpack's own
+        pipelines use Angstrom; here both implementations use nm).
+
+    Notes
+    -----
+    ``forward(z (N,), pos (N, 3) nm, edge_index (2, E)) -> (N, n_atom_basis)``. The inputs
+    are converted into schnetpack's dict: ``_atomic_numbers``, ``_Rij = pos[j] - pos[i]``
+    (no periodic offsets), ``_idx_i``, ``_idx_j``. The wrapped module is ``self.module``.
+    """
+
+    def __init__(
+        self,
+        n_atom_basis: int = 64,
+        n_interactions: int = 3,
+        n_rbf: int = 20,
+        cutoff: float = 0.6,
+        max_z: int = 100,
+        n_filters: int | None = None,
+    ):
+        super().__init__()
+        from .._compat import import_schnetpack
+
+        spk = import_schnetpack()
+        self.n_atom_basis = int(n_atom_basis)
+        self.cutoff = float(cutoff)
+        self.module = spk.representation.SchNet(
+            n_atom_basis=n_atom_basis,
+            n_interactions=n_interactions,
+            radial_basis=spk.nn.GaussianRBF(n_rbf=n_rbf, cutoff=cutoff),
+            cutoff_fn=spk.nn.CosineCutoff(cutoff),
+            n_filters=n_filters,
+            max_z=max_z,
+        )
+        props = spk.properties
+        self._keys = (props.Z, props.Rij, props.idx_i, props.idx_j)
+
+    def forward(self, z: Tensor, pos: Tensor, edge_index: Tensor) -> Tensor:
+        """Per-atom features (N, n_atom_basis); see the class notes."""
+        kz, krij, ki, kj = self._keys
+        idx_i, idx_j = edge_index[0], edge_index[1]
+        inputs = {kz: z, krij: pos[idx_j] - pos[idx_i], ki: idx_i, kj: idx_j}
+        return self.module(inputs)["scalar_representation"]
+
+
+class AtomwiseHead(nn.Module):
+    """Per-atom MLP ``F -> hidden... -> n_out`` with shifted-softplus activations.
+
+    Parameters
+    ----------
+    n_in : int
+        Input feature size.
+    n_out : int
+        Output size.
+    hidden : sequence of int
+        Hidden layer sizes (may be empty: one linear layer).
+    """
+
+    def __init__(self, n_in: int, n_out: int, hidden: Sequence[int] = (64,)):
+        super().__init__()
+        sizes = [int(n_in)] + [int(h) for h in hidden] + [int(n_out)]
+        self.layers = nn.ModuleList([nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:])])
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(N, n_in) -> (N, n_out)."""
+        n = len(self.layers)
+        for k, layer in enumerate(self.layers):
+            x = layer(x)
+            if k < n - 1:
+                x = shifted_softplus(x)
+        return x
+
+
+class SchNetEncoder(nn.Module):
+    """SchNet encoder: frames of one atom set -> ``(B, n_out)`` learned functions.
+
+    Parameters
+    ----------
+    n_out : int
+        Number of learned functions, ``k - 1`` (the constant is added by the objective).
+    atomic_numbers : array_like of int, shape (n_atoms,)
+        Atomic numbers of the atoms of every frame (e.g. ``store.atomic_numbers``); kept
+        as the buffer ``z``.
+    n_atom_basis : int, default 64
+    n_interactions : int, default 3
+    n_rbf : int, default 20
+    cutoff : float, default 0.6
+        Cutoff in nm, used both for the radius graph and the cosine cutoff.
+    head_hidden : sequence of int, default (64,)
+        Hidden sizes of the per-atom head.
+    pooling : {"mean", "sum"}
+        Pooling over the atoms of a frame.
+    normalization : {"none", "layernorm"}
+        Per-atom normalisation of the head outputs (see the module docstring).
+    implementation : {"lean", "schnetpack"}
+        ``"lean"`` (default; :class:`~mdkoop.nn.schnet.LeanSchNet`, equal to schnetpack's to 1e-5,
+        TorchScript-able) or ``"schnetpack"`` (the reference).
+    max_z : int, default 100
+    edge_chunk : int, default 32768
+        Lean implementation only: edges per chunk.
+    checkpoint : bool, default True
+        Lean implementation only: recompute edge tensors in backward.
+
+    Notes
+    -----
+    ``forward(z, pos, batch, edge_index, num_graphs)`` works on a flat graph batch
+    (``z`` (N,), ``pos`` (N, 3) nm, ``batch`` (N,), ``edge_index`` (2, E)) and returns
+    ``(num_graphs, n_out)``. ``forward_frames(pos)`` (alias ``from_frames``) takes frames
+    ``(B, n_atoms, 3)`` in nm, builds the radius graph on their device and returns
+    ``(B, n_out)``. Both compile with ``torch.jit.script`` for the lean implementation.
+    """
+
+    def __init__(
+        self,
+        n_out: int,
+        atomic_numbers,
+        *,
+        n_atom_basis: int = 64,
+        n_interactions: int = 3,
+        n_rbf: int = 20,
+        cutoff: float = 0.6,
+        head_hidden: Sequence[int] = (64,),
+        pooling: str = "mean",
+        normalization: str = "none",
+        implementation: str = "lean",
+        max_z: int = 100,
+        edge_chunk: int = DEFAULT_EDGE_CHUNK,
+        checkpoint: bool = True,
+    ):
+        super().__init__()
+        if int(n_out) < 1:
+            raise ConfigError(f"n_out must be >= 1 (number of modes - 1), got {n_out}.")
+        if pooling not in _POOLINGS:
+            raise ConfigError(f"pooling={pooling!r} is not one of {_POOLINGS}.")
+        if normalization not in _NORMS:
+            raise ConfigError(
+                f"normalization={normalization!r} is not one of {_NORMS} (BatchNorm is not offered: it makes a "
+                "frame's output depend on its batch)."
+            )
+        if normalization == "layernorm" and int(n_out) < 2:
+            raise ConfigError(
+                "normalization='layernorm' needs n_out >= 2 (it would zero a single output); use 'none'."
+            )
+        if implementation not in _IMPLEMENTATIONS:
+            raise ConfigError(f"implementation={implementation!r} is not one of {_IMPLEMENTATIONS}.")
+        z = _as_atomic_numbers(atomic_numbers)
+        if int(z.max()) >= max_z:
+            raise InputError(f"atomic number {int(z.max())} >= max_z={max_z}; raise max_z.")
+        self.n_out = int(n_out)
+        self.n_atoms = int(z.numel())
+        self.cutoff = float(cutoff)
+        self.pooling = pooling
+        self.normalization = normalization
+        self.implementation = implementation
+        self.register_buffer("z", z)
+        if implementation == "lean":
+            self.representation = LeanSchNet(
+                n_atom_basis,
+                n_interactions,
+                n_rbf,
+                cutoff,
+                max_z,
+                edge_chunk=edge_chunk,
+                checkpoint=checkpoint,
+            )
+        else:
+            self.representation = SchnetpackSchNet(n_atom_basis, n_interactions, n_rbf, cutoff, max_z)
+        self.head = AtomwiseHead(n_atom_basis, self.n_out, head_hidden)
+        self.norm = nn.LayerNorm(self.n_out) if normalization == "layernorm" else nn.Identity()
+        self._mean = pooling == "mean"
+
+    def config(self) -> dict:
+        """JSON-able architecture description (for ``model.json``)."""
+        rep = self.representation
+        sp = rep.module if isinstance(rep, SchnetpackSchNet) else rep
+        return {
+            "encoder": "schnet",
+            "n_out": self.n_out,
+            "n_atoms": self.n_atoms,
+            "atomic_numbers": self.z.tolist(),
+            "n_atom_basis": int(sp.n_atom_basis),
+            "n_interactions": len(sp.interactions),
+            "n_rbf": int(rep.n_rbf) if isinstance(rep, LeanSchNet) else int(sp.radial_basis.n_rbf),
+            "cutoff_nm": self.cutoff,
+            "head_hidden": [layer.out_features for layer in self.head.layers[:-1]],
+            "pooling": self.pooling,
+            "normalization": self.normalization,
+            "implementation": self.implementation,
+            "max_z": int(sp.embedding.num_embeddings),
+        }
+
+    def atom_features(self, z: Tensor, pos: Tensor, edge_index: Tensor) -> Tensor:
+        """Per-atom head outputs after normalisation, (N, n_out)."""
+        h = self.representation(z, pos, edge_index)
+        return self.norm(self.head(h))
+
+    def forward(self, z: Tensor, pos: Tensor, batch: Tensor, edge_index: Tensor, num_graphs: int) -> Tensor:
+        """Learned functions of a flat graph batch.
+
+        Parameters
+        ----------
+        z : Tensor, shape (N,), int64
+        pos : Tensor, shape (N, 3), float
+            Positions in nm.
+        batch : Tensor, shape (N,), int64
+            Graph of each node.
+        edge_index : Tensor, shape (2, E), int64
+        num_graphs : int
+
+        Returns
+        -------
+        Tensor, shape (num_graphs, n_out), dtype of ``pos``
+        """
+        h = self.atom_features(z, pos, edge_index)
+        out = torch.zeros(num_graphs, h.shape[1], dtype=h.dtype, device=h.device).index_add(0, batch, h)
+        if self._mean:
+            counts = torch.zeros(num_graphs, dtype=h.dtype, device=h.device).index_add(
+                0, batch, torch.ones_like(batch, dtype=h.dtype)
+            )
+            out = out / counts.clamp(min=1.0).unsqueeze(1)
+        return out
+
+    @torch.jit.export
+    def forward_frames(self, pos: Tensor) -> Tensor:
+        """Learned functions of frames.
+
+        Parameters
+        ----------
+        pos : Tensor, shape (B, n_atoms, 3), float
+            Positions in nm of the encoder's atoms.
+
+        Returns
+        -------
+        Tensor, shape (B, n_out), dtype of ``pos``
+        """
+        if pos.dim() != 3 or pos.shape[1] != self.n_atoms or pos.shape[2] != 3:
+            raise InputError(
+                "forward_frames expects positions of shape (B, "
+                + str(self.n_atoms)
+                + ", 3) in nm, got "
+                + str(pos.shape)
+                + "; select the same atoms the encoder was built for."
+            )
+        B = pos.shape[0]
+        n = self.n_atoms
+        edge_index = radius_graph(pos, self.cutoff)
+        z = self.z.repeat(B)
+        h = self.atom_features(z, pos.reshape(B * n, 3), edge_index).reshape(B, n, self.n_out)
+        return h.mean(dim=1) if self._mean else h.sum(dim=1)
+
+    @torch.jit.export
+    def from_frames(self, pos: Tensor) -> Tensor:
+        """Alias of :meth:`forward_frames` (the name used in contracts.md)."""
+        return self.forward_frames(pos)
+
+
+class RadiusInteractionGraph(nn.Module):
+    """mdkoop's radius graph as a torch-geometric ``interaction_graph`` callable.
+
+    Parameters
+    ----------
+    cutoff : float
+        Cutoff in nm.
+    n_atoms : int
+        Atoms per graph (all graphs of a batch have the same atoms, stored frame-major).
+
+    Notes
+    -----
+    ``forward(pos (N, 3), batch (N,)) -> (edge_index (2, E), edge_weight (E,))``, with
+    ``N = B * n_atoms`` and ``edge_weight`` the distances in nm. PyG's message passing
+    uses ``source_to_target`` flow; the graph is symmetric, so the edge set is the same.
+    """
+
+    def __init__(self, cutoff: float, n_atoms: int):
+        super().__init__()
+        self.cutoff = float(cutoff)
+        self.n_atoms = int(n_atoms)
+
+    def forward(self, pos: Tensor, batch: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """See the class notes."""
+        n = self.n_atoms
+        if pos.shape[0] % n != 0:
+            raise InputError(
+                f"RadiusInteractionGraph was built for graphs of {n} atoms; got {pos.shape[0]} nodes, not a multiple."
+            )
+        edge_index = radius_graph(pos.reshape(-1, n, 3), self.cutoff)
+        # PyG convention: row 0 source (neighbour j), row 1 target (centre i).
+        edge_index = edge_index.flip(0)
+        weight = (pos[edge_index[0]] - pos[edge_index[1]]).norm(dim=-1)
+        return edge_index, weight
+
+
+def pyg_schnet(
+    n_out: int,
+    n_atoms: int,
+    *,
+    cutoff: float = 0.6,
+    hidden_channels: int = 64,
+    num_filters: int = 64,
+    num_interactions: int = 3,
+    num_gaussians: int = 20,
+    readout: str = "mean",
+):
+    """torch-geometric's ``SchNet`` with mdkoop's radius graph and ``n_out`` outputs.
+
+    Parameters
+    ----------
+    n_out : int
+        Number of learned functions (the final per-atom layer is replaced to give ``n_out``).
+    n_atoms : int
+        Atoms per frame.
+    cutoff : float
+        Cutoff in nm.
+    hidden_channels, num_filters, num_interactions, num_gaussians, readout
+        Passed to ``torch_geometric.nn.models.SchNet``.
+
+    Returns
+    -------
+    torch_geometric.nn.models.SchNet
+    """
+    from torch_geometric.nn.models import SchNet
+
+    model = SchNet(
+        hidden_channels=hidden_channels,
+        num_filters=num_filters,
+        num_interactions=num_interactions,
+        num_gaussians=num_gaussians,
+        cutoff=cutoff,
+        interaction_graph=RadiusInteractionGraph(cutoff, n_atoms),
+        readout=readout,
+    )
+    model.lin2 = nn.Linear(model.lin2.in_features, int(n_out))
+    return model
+
+
+class PyGEncoder(nn.Module):
+    """Adapter: any torch-geometric model ``model(z, pos, batch) -> (num_graphs, n_out)``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Maps ``z`` (N,), ``pos`` (N, 3) nm and ``batch`` (N,) to per-graph features; it builds
+        its own graph (e.g. via :class:`RadiusInteractionGraph`, see :func:`pyg_schnet`).
+    atomic_numbers : array_like of int, shape (n_atoms,)
+        Kept as the buffer ``z``.
+
+    Notes
+    -----
+    Same interface as :class:`SchNetEncoder`: ``forward(z, pos, batch, edge_index, num_graphs)``
+    (``edge_index`` is ignored: the model builds its own) and ``forward_frames(pos (B, n, 3))``.
+    """
+
+    def __init__(self, model: nn.Module, atomic_numbers):
+        super().__init__()
+        z = _as_atomic_numbers(atomic_numbers)
+        self.model = model
+        self.n_atoms = int(z.numel())
+        self.register_buffer("z", z)
+
+    def forward(
+        self,
+        z: Tensor,
+        pos: Tensor,
+        batch: Tensor,
+        edge_index: Tensor | None = None,
+        num_graphs: int | None = None,
+    ) -> Tensor:
+        """(num_graphs, n_out) features of a flat batch; see the class notes."""
+        return self.model(z, pos, batch)
+
+    def forward_frames(self, pos: Tensor) -> Tensor:
+        """(B, n_out) features of frames ``pos`` (B, n_atoms, 3) in nm."""
+        if pos.dim() != 3 or pos.shape[1] != self.n_atoms or pos.shape[2] != 3:
+            raise InputError(
+                f"forward_frames expects positions of shape (B, {self.n_atoms}, 3) in nm, got {tuple(pos.shape)}."
+            )
+        B, n = pos.shape[0], self.n_atoms
+        batch = torch.arange(B, device=pos.device).repeat_interleave(n)
+        return self.model(self.z.repeat(B), pos.reshape(B * n, 3), batch)
+
+    from_frames = forward_frames
+
+
+def _encode(module: nn.Module, x: Tensor) -> Tensor:
+    if x.dim() == 3 and hasattr(module, "forward_frames"):
+        return module.forward_frames(x)
+    return module(x)
+
+
+class KoopmanLobes(nn.Module):
+    """The two lobes ``f`` (for x_t) and ``g`` (for x_t+tau).
+
+    Parameters
+    ----------
+    lobe : torch.nn.Module
+        Encoder for x_t. Frames ``(B, n_atoms, 3)`` go through its ``forward_frames``
+        when it has one (SchNet/PyG encoders); anything else through ``lobe(x)``
+        (e.g. the MLP encoder on ``(B, d)`` features).
+    lobe_tau : torch.nn.Module, optional
+        Separate encoder for x_t+tau. ``None`` (default) shares ``lobe`` (f = g).
+
+    Notes
+    -----
+    ``forward(x_t, x_tau) -> (f, g)``, each ``(B, n_out)``. With a shared lobe and inputs
+    of equal shape, both halves go through the encoder as one batch of 2B (one graph
+    build, one pass); the result is the same as two calls.
+    """
+
+    def __init__(self, lobe: nn.Module, lobe_tau: nn.Module | None = None):
+        super().__init__()
+        self.lobe = lobe
+        self.lobe_tau = lobe_tau
+
+    @property
+    def shared(self) -> bool:
+        """True if ``f`` and ``g`` are the same network."""
+        return self.lobe_tau is None
+
+    def forward(self, x_t: Tensor, x_tau: Tensor) -> tuple[Tensor, Tensor]:
+        """Return ``(f(x_t), g(x_tau))``; see the class notes."""
+        if self.lobe_tau is None:
+            if x_t.shape == x_tau.shape:
+                out = _encode(self.lobe, torch.cat([x_t, x_tau], dim=0))
+                return out[: x_t.shape[0]], out[x_t.shape[0] :]
+            return _encode(self.lobe, x_t), _encode(self.lobe, x_tau)
+        return _encode(self.lobe, x_t), _encode(self.lobe_tau, x_tau)
