@@ -1,9 +1,35 @@
-"""`mdkoop export`: export CVs to PLUMED / TorchScript / OpenMM."""
+"""``mdkoop export RUN --format plumed|torchscript|openmm --out DIR``: export learned CVs."""
 
 from __future__ import annotations
 
-from ._pending import register_pending
-
 
 def register(sub):
-    return register_pending(sub, "export", "export CVs to PLUMED / TorchScript / OpenMM", 6)
+    """Add the ``export`` sub-command."""
+    p = sub.add_parser(
+        "export",
+        help="export CVs to PLUMED / TorchScript / OpenMM",
+        description="Export the CVs of a fitted run as a TorchScript model, a PLUMED input (PYTORCH_MODEL) "
+        "or openmm-torch forces. Positions are in nm; see the README.md written into DIR.",
+    )
+    p.add_argument("run", metavar="RUN", help="run directory written by `mdkoop fit`")
+    p.add_argument("--format", choices=("plumed", "torchscript", "openmm"), default="plumed", help="output format (default: plumed)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory (must not exist unless --overwrite)")
+    p.add_argument("--cvs", default=None, metavar="LIST", help="1-based CV numbers, e.g. 1,2 (default: all CVs of `transform`)")
+    p.add_argument("--kind", choices=("singular", "eigen"), default=None, help="CV kind (default: as `transform`)")
+    p.add_argument("--data", default=None, metavar="STORE", help="data for the CV ranges (default: the run's training store)")
+    p.add_argument("--overwrite", action="store_true", help="replace DIR if it exists")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args) -> int:
+    """Load the run and export it; errors are ``MdkoopError``s printed by ``mdkoop.cli.main``."""
+    from ..export import export_model
+    from ..training.model import load_model
+    from ..utils.files import check_output_dir
+
+    check_output_dir(args.out, args.overwrite, "export directory")  # fail before loading the model
+    model = load_model(args.run)
+    out = export_model(model, args.out, format=args.format, cvs=args.cvs, kind=args.kind, overwrite=args.overwrite, data=args.data)
+    print(f"wrote {out}")
+    return 0

@@ -1,1 +1,32 @@
-"""mdkoop.export."""
+"""Export learned CVs to enhanced-sampling tools: TorchScript, PLUMED (``PYTORCH_MODEL``), OpenMM (openmm-torch).
+
+Main entry point: :func:`export_model` (``mdkoop export`` on the command line).
+"""
+
+from .api import (
+    FORMATS,
+    KINDS,
+    ExportSpec,
+    cv_statistics,
+    export_model,
+    export_spec,
+    parse_cvs,
+    spec_from_model,
+)
+from .torchscript import METADATA_NAME, CVModule, OpenMMCVModule, PlumedCVModule, read_metadata
+
+__all__ = [
+    "FORMATS",
+    "KINDS",
+    "METADATA_NAME",
+    "ExportSpec",
+    "CVModule",
+    "PlumedCVModule",
+    "OpenMMCVModule",
+    "cv_statistics",
+    "export_model",
+    "export_spec",
+    "parse_cvs",
+    "read_metadata",
+    "spec_from_model",
+]

@@ -1,0 +1,359 @@
+"""``export_model``: write a fitted model's CVs as TorchScript, PLUMED or OpenMM files.
+
+The export is built from an :class:`ExportSpec` (encoder features, the linear map
+from learned functions to CVs, atom metadata, CV statistics), which
+:func:`spec_from_model` extracts from a fitted :class:`mdkoop.training.model.KoopmanModel`.
+Everything the user can get wrong (CV numbers, kind, format, output directory)
+is checked before anything is written; the output directory is written to a
+temporary name and renamed at the end.
+
+Output layout
+-------------
+``torchscript``: ``cv_model.pt`` (``(B, n, 3)`` nm -> ``(B, n_cv)``), ``metadata.json``, ``README.md``.
+``plumed``: ``model.ptc`` (``(1, 3n)`` -> ``(1, n_cv)``), ``plumed.dat``, ``README.md``, ``metadata.json``.
+``openmm``: ``cv_<c>.pt`` per CV (whole-system ``(n_particles, 3)`` nm -> scalar), ``metadata.json``, ``README.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import ConfigError, InputError, ModelFormatError
+from ..utils.files import atomic_dir, check_output_dir
+from ..utils.logging import get_logger
+from . import plumed as _plumed
+from .torchscript import CVModule, OpenMMCVModule, PlumedCVModule, save_scripted, script_module
+
+__all__ = ["FORMATS", "KINDS", "ExportSpec", "parse_cvs", "cv_statistics", "spec_from_model", "export_model", "export_spec"]
+
+FORMATS = ("torchscript", "plumed", "openmm")
+KINDS = ("singular", "eigen")
+TORCHSCRIPT_FILE = "cv_model.pt"
+METADATA_FILE = "metadata.json"
+
+log = get_logger("export")
+
+
+@dataclasses.dataclass
+class ExportSpec:
+    """Everything an export needs, independent of how the model was trained.
+
+    Attributes
+    ----------
+    features : torch.nn.Module
+        TorchScript-able map ``(B, n_atoms, 3)`` float32 nm -> ``(B, k-1)`` learned functions.
+    weight : numpy.ndarray, shape (k-1, n_available), float
+        ``CVs = features @ weight + bias``; column ``c-1`` is CV number ``c``.
+    bias : numpy.ndarray, shape (n_available,), float
+    kind : str
+        ``"singular"`` or ``"eigen"``.
+    atom_indices : numpy.ndarray, shape (n_atoms,), int64
+        0-based indices of the model's atoms in the original topology.
+    atom_names : list of str
+    atomic_numbers : numpy.ndarray, shape (n_atoms,), int64
+    cutoff_nm : float
+    lagtime_frames : int
+    lagtime_ps : float or None
+    timestep_ps : float or None
+    values : numpy.ndarray, shape (n_available,), optional
+        Singular values or eigenvalues of the CVs.
+    timescales_ps : numpy.ndarray, shape (n_available,), optional
+    samples : list of numpy.ndarray (T_i, n_available), optional
+        CV values on the training data, for ranges and kernel widths.
+    """
+
+    features: nn.Module
+    weight: np.ndarray
+    bias: np.ndarray
+    kind: str
+    atom_indices: np.ndarray
+    atom_names: list[str]
+    atomic_numbers: np.ndarray
+    cutoff_nm: float
+    lagtime_frames: int
+    lagtime_ps: float | None = None
+    timestep_ps: float | None = None
+    values: np.ndarray | None = None
+    timescales_ps: np.ndarray | None = None
+    samples: list[np.ndarray] | None = None
+
+    @property
+    def n_available(self) -> int:
+        """Number of CVs the model offers."""
+        return int(np.asarray(self.bias).shape[0])
+
+
+def parse_cvs(cvs, n_available: int) -> list[int]:
+    """Validate CV numbers (1-based, as ``--cvs 1,2``).
+
+    Parameters
+    ----------
+    cvs : str, int, sequence of int, or None
+        ``"1,2"``, ``[1, 2]``, ``2`` or None (all ``n_available`` CVs, in order).
+    n_available : int
+        Number of CVs the model offers.
+
+    Returns
+    -------
+    list of int
+        1-based CV numbers, in the order given.
+
+    Raises
+    ------
+    InputError
+        For a non-integer, a number outside ``1..n_available``, a repeat, or an empty list.
+    """
+    hint = f"CV numbers are 1-based integers between 1 and {n_available} (the model has {n_available} CVs), e.g. --cvs 1,2."
+    if cvs is None:
+        return list(range(1, n_available + 1))
+    if isinstance(cvs, str):
+        items: list[Any] = [s.strip() for s in cvs.split(",")]
+    elif isinstance(cvs, (int, np.integer)) and not isinstance(cvs, bool):
+        items = [cvs]
+    else:
+        items = list(cvs)
+    if not items or items == [""]:
+        raise InputError(f"No CV selected. {hint}")
+    out: list[int] = []
+    for item in items:
+        if isinstance(item, bool):
+            raise InputError(f"Invalid CV number {item!r}. {hint}")
+        if isinstance(item, (int, np.integer)):
+            c = int(item)
+        elif isinstance(item, str) and item.strip().lstrip("+").isdigit():
+            c = int(item)
+        elif isinstance(item, (float, np.floating)) and float(item).is_integer():
+            c = int(item)
+        else:
+            raise InputError(f"Invalid CV number {item!r}: not an integer. {hint}")
+        if not 1 <= c <= n_available:
+            raise InputError(f"CV number {c} is out of range. {hint}")
+        if c in out:
+            raise InputError(f"CV number {c} is given twice. {hint}")
+        out.append(c)
+    return out
+
+
+def cv_statistics(samples: Sequence[np.ndarray], lag_frames: int) -> dict[str, list[float]]:
+    """Range and typical fluctuation of CVs on data.
+
+    Parameters
+    ----------
+    samples : sequence of numpy.ndarray, each (T_i, m)
+        CV values along each trajectory.
+    lag_frames : int
+        Model lag time in frames; ``sigma`` is the median standard deviation of each CV
+        within consecutive windows of ``max(lag_frames, 2)`` frames (the fluctuation within
+        one metastable state over one lag time), a sensible metadynamics kernel width.
+
+    Returns
+    -------
+    dict
+        ``min``, ``max``, ``mean``, ``std``, ``sigma``: lists of length m; ``n_frames``.
+    """
+    arrs = [np.asarray(s, dtype=np.float64) for s in samples if len(s)]
+    if not arrs:
+        raise InputError("No CV values to compute statistics from (empty data).")
+    allv = np.concatenate(arrs)
+    w = max(int(lag_frames), 2)
+    win = [a[: (len(a) // w) * w].reshape(-1, w, a.shape[1]).std(axis=1) for a in arrs if len(a) >= w]
+    std = allv.std(axis=0)
+    sigma = np.median(np.concatenate(win), axis=0) if win else std / 10.0
+    span = allv.max(axis=0) - allv.min(axis=0)
+    sigma = np.where(sigma > 0, sigma, np.maximum(span / 50.0, 1e-3))
+    return {
+        "min": allv.min(axis=0).tolist(),
+        "max": allv.max(axis=0).tolist(),
+        "mean": allv.mean(axis=0).tolist(),
+        "std": std.tolist(),
+        "sigma": sigma.tolist(),
+        "n_frames": int(len(allv)),
+    }
+
+
+def _check_kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise ConfigError(f"Unknown CV kind {kind!r}; choose one of {', '.join(KINDS)} (--kind).")
+    return kind
+
+
+def spec_from_model(model, kind: str | None = None, data=None) -> ExportSpec:
+    """Build an :class:`ExportSpec` from a fitted ``KoopmanModel``.
+
+    Parameters
+    ----------
+    model : mdkoop.training.model.KoopmanModel
+        A fitted model with a graph encoder (SchNet).
+    kind : {"singular", "eigen"}, optional
+        CV kind; default: the one ``model.transform`` uses by default.
+    data : optional
+        Data for the CV ranges (anything ``model.transform`` accepts); default: the model's
+        training store when it still exists. Without data, ranges are left out.
+
+    Returns
+    -------
+    ExportSpec
+    """
+    from .model_adapter import adapt_model  # isolated: the only place that knows KoopmanModel's internals
+
+    return adapt_model(model, kind=kind, data=data)
+
+
+def _metadata(spec: ExportSpec, cvs: list[int], fmt: str, stats: dict | None) -> dict[str, Any]:
+    from .. import __version__
+
+    sel = [c - 1 for c in cvs]
+
+    def pick(a):
+        return None if a is None else [float(np.real(v)) for v in np.asarray(a)[sel]]
+
+    return {
+        "format": fmt,
+        "mdkoop_version": __version__,
+        "torch_version": torch.__version__.split("+")[0],
+        "kind": spec.kind,
+        "cvs": cvs,
+        "n_cv": len(cvs),
+        "n_atoms": int(len(spec.atom_indices)),
+        "atom_indices": [int(i) for i in spec.atom_indices],
+        "atom_indices_base": 0,
+        "atom_names": [str(a) for a in spec.atom_names],
+        "atomic_numbers": [int(z) for z in spec.atomic_numbers],
+        "cutoff_nm": float(spec.cutoff_nm),
+        "lagtime_frames": int(spec.lagtime_frames),
+        "lagtime_ps": None if spec.lagtime_ps is None else float(spec.lagtime_ps),
+        "timestep_ps": None if spec.timestep_ps is None else float(spec.timestep_ps),
+        "units": {"length": "nm", "time": "ps", "cv": "dimensionless"},
+        "dtype": "float32",
+        "values": pick(spec.values),
+        "timescales_ps": pick(spec.timescales_ps),
+        "cv_stats": stats,
+    }
+
+
+def export_model(model, out: str | os.PathLike, format: str = "torchscript", cvs=None, kind: str | None = None,
+                 overwrite: bool = False, data=None) -> Path:
+    """Export a fitted model's CVs.
+
+    Parameters
+    ----------
+    model : KoopmanModel or ExportSpec
+        The fitted model (or a prepared :class:`ExportSpec`).
+    out : path-like
+        Output directory (created; must not exist unless ``overwrite``).
+    format : {"torchscript", "plumed", "openmm"}
+    cvs : str or sequence of int, optional
+        1-based CV numbers (``"1,2"``); default all CVs that ``transform`` returns.
+    kind : {"singular", "eigen"}, optional
+        Default: the kind ``transform`` uses by default.
+    overwrite : bool
+        Replace an existing ``out``.
+    data : optional
+        Data for CV ranges (default: the model's training data, when available).
+
+    Returns
+    -------
+    pathlib.Path
+        The output directory.
+    """
+    if format not in FORMATS:
+        raise ConfigError(f"Unknown export format {format!r}; choose one of {', '.join(FORMATS)} (--format).")
+    check_output_dir(out, overwrite, "export directory")
+    if kind is not None:
+        _check_kind(kind)
+    spec = model if isinstance(model, ExportSpec) else spec_from_model(model, kind=kind, data=data)
+    if kind is not None and spec.kind != kind:
+        raise ConfigError(f"The export spec holds {spec.kind} CVs but kind={kind!r} was requested.")
+    return export_spec(spec, out, format=format, cvs=cvs, overwrite=overwrite)
+
+
+def export_spec(spec: ExportSpec, out: str | os.PathLike, format: str = "torchscript", cvs=None,
+                overwrite: bool = False) -> Path:
+    """Write an :class:`ExportSpec` in ``format`` to the directory ``out`` (see :func:`export_model`)."""
+    if format not in FORMATS:
+        raise ConfigError(f"Unknown export format {format!r}; choose one of {', '.join(FORMATS)} (--format).")
+    _check_kind(spec.kind)
+    check_output_dir(out, overwrite, "export directory")
+    chosen = parse_cvs(cvs, spec.n_available)
+    sel = [c - 1 for c in chosen]
+    weight = np.asarray(spec.weight)
+    bias = np.asarray(spec.bias)
+    if np.iscomplexobj(weight) or np.iscomplexobj(bias):
+        raise ConfigError("The model's eigenfunctions are complex (non-reversible estimate); export singular "
+                          "functions instead (--kind singular).")
+    n_atoms = int(len(spec.atom_indices))
+    if len(spec.atomic_numbers) != n_atoms:
+        raise ModelFormatError(f"The model has {n_atoms} atom indices but {len(spec.atomic_numbers)} atomic numbers.")
+    cv = CVModule(spec.features, weight[:, sel], bias[sel], n_atoms).eval()
+    stats = None
+    if spec.samples:
+        stats = cv_statistics([np.asarray(s)[:, sel] for s in spec.samples], spec.lagtime_frames)
+    meta = _metadata(spec, chosen, format, stats)
+
+    # Compile everything before touching the disk, so a failure writes nothing.
+    if format == "torchscript":
+        meta["input"] = f"positions (B, {n_atoms}, 3) or ({n_atoms}, 3) in nm, float32/float64; atoms in atom_indices order"
+        meta["output"] = f"(B, {len(chosen)}) float32, the CVs {chosen}"
+        modules = {TORCHSCRIPT_FILE: (script_module(cv), meta)}
+    elif format == "plumed":
+        meta["input"] = f"(1, {3 * n_atoms}) float32 in nm: p1.x,p1.y,p1.z,p2.x,... (PLUMED POSITION order)"
+        meta["output"] = f"(1, {len(chosen)}) float32: cv.node-0..cv.node-{len(chosen) - 1}"
+        modules = {_plumed.MODEL_FILE: (script_module(PlumedCVModule(cv)), meta)}
+    else:
+        modules = {}
+        for j, c in enumerate(chosen):
+            m = dict(meta, openmm_cv=c, output=f"scalar float32: mdkoop CV {c}",
+                     input="positions of the whole system (n_particles, 3) in nm (openmm-torch TorchForce)")
+            modules[f"cv_{c}.pt"] = (script_module(OpenMMCVModule(cv, spec.atom_indices, j)), m)
+        meta["files"] = list(modules)
+
+    with atomic_dir(out, overwrite, "export directory") as tmp:
+        for name, (mod, m) in modules.items():
+            save_scripted(mod, tmp / name, m)
+        (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
+        if format == "plumed":
+            (tmp / _plumed.PLUMED_FILE).write_text(_plumed.plumed_input(
+                spec.atom_indices, len(chosen), cv_numbers=chosen, atom_names=spec.atom_names,
+                sigma=None if stats is None else stats["sigma"], kind=spec.kind, lagtime_ps=spec.lagtime_ps))
+            (tmp / "README.md").write_text(_plumed.plumed_readme(meta, stats))
+        elif format == "openmm":
+            from .openmm import openmm_readme
+
+            (tmp / "README.md").write_text(openmm_readme(meta))
+        else:
+            (tmp / "README.md").write_text(_torchscript_readme(meta))
+    log.info("exported %d CV(s) %s (%s) for %d atoms to %s", len(chosen), chosen, spec.kind, n_atoms, out)
+    return Path(out)
+
+
+def _torchscript_readme(meta: dict[str, Any]) -> str:
+    n = meta["n_atoms"]
+    return "\n".join([
+        "# mdkoop CVs as TorchScript",
+        "",
+        f"`{TORCHSCRIPT_FILE}` computes mdkoop CVs {meta['cvs']} ({meta['kind']} functions, lag"
+        f" {meta['lagtime_ps']} ps) from the positions of {n} atoms.",
+        "",
+        f"- input: `(B, {n}, 3)` (or `({n}, 3)`) positions in **nm**, the atoms `atom_indices` (0-based, original"
+        " topology) of `metadata.json`, in that order; float32 or float64;",
+        f"- output: `(B, {meta['n_cv']})` float32; differentiable with autograd;",
+        "- needs only PyTorch (no mdkoop):",
+        "",
+        "```python",
+        "import json, torch",
+        "extra = {'mdkoop.json': ''}",
+        f"model = torch.jit.load('{TORCHSCRIPT_FILE}', _extra_files=extra)",
+        "meta = json.loads(extra['mdkoop.json'])",
+        "cv = model(torch.as_tensor(xyz_nm[:, meta['atom_indices']], dtype=torch.float32))",
+        "```",
+        "",
+    ])

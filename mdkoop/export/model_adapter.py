@@ -1,0 +1,81 @@
+"""Turn a fitted :class:`mdkoop.training.model.KoopmanModel` into an :class:`~mdkoop.export.api.ExportSpec`.
+
+The only module of :mod:`mdkoop.export` that knows the model's attributes
+(``encoder_f``, ``linear``, ``atoms``, ``extra``); everything else works on the spec.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from torch import nn
+
+from ..errors import ConfigError, ModelFormatError
+from ..utils.logging import get_logger
+from .torchscript import FrameEncoderFeatures, GraphEncoderFeatures
+
+__all__ = ["adapt_model", "training_data_path"]
+
+log = get_logger("export")
+
+
+def training_data_path(model) -> Path | None:
+    """The training store recorded in the model's metadata, if it still exists (else None)."""
+    data = ((getattr(model, "extra", None) or {}).get("config") or {}).get("data") or {}
+    for key in ("store", "store_path", "path", "source"):
+        value = data.get(key)
+        if isinstance(value, str) and Path(value).exists():
+            return Path(value)
+    return None
+
+
+def adapt_model(model, kind: str | None = None, data=None):
+    """Build an :class:`ExportSpec` from a fitted ``KoopmanModel`` (see :func:`mdkoop.export.spec_from_model`)."""
+    from .api import ExportSpec, _check_kind
+
+    kind = _check_kind(kind or "singular")  # KoopmanModel.transform's default kind
+    cfg = getattr(model, "encoder_config", None)
+    if getattr(cfg, "kind", None) != "schnet" or not getattr(model, "atoms", None):
+        raise ModelFormatError(
+            "Only structural models (a SchNet encoder on atom positions) can be exported: this model's encoder is "
+            f"{getattr(cfg, 'kind', type(model).__name__)!r}, whose inputs are features computed outside the model. "
+            "Fit with --encoder schnet on a trajectory store."
+        )
+    enc: nn.Module = model.encoder_f
+    atoms = model.atoms
+    z = np.asarray(atoms["atomic_numbers"], dtype=np.int64)
+    cutoff = float(getattr(enc, "cutoff", None) or getattr(cfg, "cutoff", 0.6))
+    if hasattr(enc, "forward_frames"):
+        features: nn.Module = FrameEncoderFeatures(enc, len(z))
+    else:
+        features = GraphEncoderFeatures(enc, z, cutoff)
+    try:
+        weight, bias = model.linear.linear_map(kind=kind)
+    except (ValueError, np.linalg.LinAlgError) as exc:
+        raise ConfigError(f"Cannot build the {kind} functions of this model: {exc}") from exc
+    if kind == "singular":
+        values = np.asarray(model.singular_values, dtype=np.float64)
+    else:
+        values = np.abs(np.asarray(model.eigenvalues))
+    try:
+        timescales = np.asarray(model.timescales(), dtype=np.float64)
+    except Exception:  # noqa: BLE001 - timescales are informative metadata only
+        timescales = None
+    time_ps = model.time_unit == "ps"
+
+    if data is None:
+        data = training_data_path(model)
+    samples = None
+    if data is not None:
+        log.info("computing the CV ranges on %s", data)
+        samples = [np.asarray(s) for s in model.transform(data, kind=kind)]
+    else:
+        log.warning("the training data are not available: CV ranges and kernel widths are left out (pass --data STORE)")
+    return ExportSpec(
+        features=features, weight=np.asarray(weight), bias=np.asarray(bias), kind=kind,
+        atom_indices=np.asarray(atoms["indices"], dtype=np.int64), atom_names=list(atoms.get("names") or []),
+        atomic_numbers=z, cutoff_nm=cutoff, lagtime_frames=int(model.lagtime),
+        lagtime_ps=model.lagtime_ps, timestep_ps=float(model.timestep) if time_ps else None,
+        values=values, timescales_ps=timescales if time_ps else None, samples=samples,
+    )

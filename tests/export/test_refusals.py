@@ -1,0 +1,67 @@
+"""Refusals: bad CV numbers, bad kind/format, existing or unwritable output; nothing is written."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from mdkoop.errors import ConfigError, InputError, MdkoopError, OutputError, OutputExistsError
+from mdkoop.export import export_model, parse_cvs
+
+
+@pytest.mark.parametrize("cvs", ["0", "6", "1.5", "a", "1,1", "", [0], [2, 7], "-1", [True]])
+def test_bad_cv_numbers_write_nothing(standin, tmp_path, cvs):
+    out = tmp_path / "out"
+    with pytest.raises(InputError) as err:
+        export_model(standin["spec"], out, format="plumed", cvs=cvs)
+    assert "between 1 and 5" in str(err.value)
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_parse_cvs_accepts_good_forms():
+    assert parse_cvs(None, 3) == [1, 2, 3]
+    assert parse_cvs("3, 1", 3) == [3, 1]
+    assert parse_cvs([2], 3) == [2] and parse_cvs(2, 3) == [2] and parse_cvs([2.0], 3) == [2]
+
+
+def test_bad_kind_and_format(standin, tmp_path):
+    with pytest.raises(ConfigError, match="--format"):
+        export_model(standin["spec"], tmp_path / "o", format="gromacs")
+    with pytest.raises(ConfigError, match="--kind"):
+        export_model(standin["spec"], tmp_path / "o", format="plumed", kind="left")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_directory_needs_overwrite(standin, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    with pytest.raises(OutputExistsError, match="--overwrite"):
+        export_model(standin["spec"], out, format="torchscript", cvs="1")
+    assert (out / "keep.txt").exists()
+    export_model(standin["spec"], out, format="torchscript", cvs="1", overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "cv_model.pt", "metadata.json"]
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no temporary left behind
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root can write into read-only directories")
+def test_unwritable_directory(standin, tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        with pytest.raises(OutputError, match="not writable"):
+            export_model(standin["spec"], ro / "out", format="plumed")
+        assert list(ro.iterdir()) == []
+    finally:
+        ro.chmod(0o700)
+
+
+def test_unwritable_directory_as_root_too(standin, tmp_path):
+    """A path below a regular file cannot be created, whoever runs the test."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(MdkoopError):
+        export_model(standin["spec"], blocker / "out", format="openmm")
+    assert blocker.read_text() == "x" and [p.name for p in tmp_path.iterdir()] == ["file"]
