@@ -16,10 +16,12 @@ from .encoders import (
     SchnetpackSchNet,
     pyg_schnet,
 )
+from .mlp import MLPEncoder
 from .schnet import LeanSchNet
 
 __all__ = [
     "LeanSchNet",
+    "MLPEncoder",
     "SchNetEncoder",
     "SchnetpackSchNet",
     "AtomwiseHead",
