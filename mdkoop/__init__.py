@@ -18,6 +18,10 @@ __version__ = "0.1.0"
 _API = {
     # errors
     "MdkoopError": "mdkoop.errors",
+    # training and models
+    "KoopmanSVD": "mdkoop.training.estimator",
+    "KoopmanModel": "mdkoop.training.model",
+    "load_model": "mdkoop.training.model",
 }
 
 __all__ = ["__version__", *sorted(_API)]

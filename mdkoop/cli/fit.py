@@ -1,9 +1,114 @@
-"""`mdkoop fit`: train a Koopman SVD model."""
+"""``mdkoop fit``: train a Koopman SVD model on a trajectory store.
+
+::
+
+    mdkoop fit STORE --lag 1ns --modes 16 --out RUN [--epochs N] [--batch-size 384] [--lr 1e-3]
+        [--loss lora|vamp1|vamp2|vampe|dpnet|dpnet-relaxed] [--nesting joint|sequential|none]
+        [--device auto|cpu|cuda] [--devices N] [--num-nodes N] [--precision 32|bf16-mixed] [--seed S]
+        [--resume | --overwrite] [--select EXPR] [--cutoff NM] [--n-atom-basis N] [--interactions N]
+        [--lobes shared|separate] [--val-fraction F]
+
+Every option is checked before any work starts; a refusal leaves no run directory.
+See docs/training.md for the run-directory layout, resuming, and DDP launches (torchrun, SLURM).
+"""
 
 from __future__ import annotations
 
-from ._pending import register_pending
+import argparse
 
 
 def register(sub):
-    return register_pending(sub, "fit", "train a Koopman SVD model", 4)
+    """Add the ``fit`` sub-parser."""
+    from ..training.config import LOSSES, METHODS, NESTINGS, PRECISIONS, SCHEDULES
+
+    p = sub.add_parser(
+        "fit",
+        help="train a Koopman SVD model (SchNet encoder) on a store",
+        description="Train a SchNet encoder with the nested-LoRA objective on a trajectory store, estimate the "
+        "linear Koopman model, and write a run directory (model.pt, model.json, config.json, metrics.csv, "
+        "checkpoints/).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("store", help="trajectory store directory (from `mdkoop prepare`)")
+    p.add_argument("--lag", required=True, help="lag time with a unit (e.g. 1ns, 200ps) or in frames (e.g. 20)")
+    p.add_argument("--modes", type=int, default=16, help="number of singular functions k, including the constant")
+    p.add_argument("--out", required=True, help="run directory to create")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=384, help="pairs per step (global, across DDP processes)")
+    p.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate")
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--grad-clip", type=float, default=1.0, help="gradient-norm clipping (0: off)")
+    p.add_argument("--schedule", choices=SCHEDULES, default="cosine", help="learning-rate schedule")
+    p.add_argument("--patience", type=int, default=10, help="early stopping on validation VAMP-E (0: off)")
+    p.add_argument("--loss", choices=LOSSES, default="lora")
+    p.add_argument("--nesting", choices=NESTINGS, default="joint", help="LoRA nesting")
+    p.add_argument("--method", choices=METHODS, default="reversible", help="estimation of the linear model after training")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--devices", type=int, default=1, help="processes (GPUs) per node; > 1 uses DDP")
+    p.add_argument("--num-nodes", type=int, default=1, help="number of nodes for DDP")
+    p.add_argument("--precision", choices=PRECISIONS, default="32", help="bf16-mixed on GPU only")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--val-fraction", type=float, default=0.1, help="held-out fraction for validation VAMP-E")
+    p.add_argument("--checkpoint-every", type=int, default=50, help="resumable checkpoint every N steps")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    g.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    p.add_argument("--select", default=None,
+                   help="train on a subset of the store's atoms (MDTraj selection on the store's topology, "
+                   "e.g. 'element != H' or 'name CA')")
+    enc = p.add_argument_group("SchNet encoder")
+    enc.add_argument("--cutoff", type=float, default=0.6, help="cutoff in nm")
+    enc.add_argument("--n-atom-basis", type=int, default=64)
+    enc.add_argument("--interactions", type=int, default=3)
+    enc.add_argument("--n-rbf", type=int, default=20)
+    enc.add_argument("--pooling", choices=("mean", "sum"), default="mean")
+    enc.add_argument("--implementation", choices=("lean", "schnetpack"), default="lean")
+    enc.add_argument("--lobes", choices=("shared", "separate"), default="shared")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=run)
+    return p
+
+
+def estimator_from_args(args):
+    """Build the :class:`~mdkoop.training.estimator.KoopmanSVD` for parsed ``mdkoop fit`` arguments."""
+    from ..training.estimator import KoopmanSVD
+
+    return KoopmanSVD(
+        lagtime=args.lag, n_modes=args.modes, encoder="schnet", loss=args.loss, nesting=args.nesting,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device, seed=args.seed,
+        lobes=args.lobes, val_fraction=args.val_fraction, run_dir=args.out, resume=args.resume,
+        overwrite=args.overwrite, progress=not args.no_progress, select=args.select,
+        weight_decay=args.weight_decay, grad_clip=args.grad_clip, schedule=args.schedule, patience=args.patience,
+        devices=args.devices, num_nodes=args.num_nodes, precision=args.precision, method=args.method,
+        checkpoint_every=args.checkpoint_every, cutoff=args.cutoff, n_atom_basis=args.n_atom_basis,
+        n_interactions=args.interactions, n_rbf=args.n_rbf, pooling=args.pooling, implementation=args.implementation,
+    )
+
+
+def run(args) -> int:
+    """Run ``mdkoop fit``; returns the exit status."""
+    import time
+
+    from ..errors import MissingFileError
+    from ..io.store import TrajectoryStore
+    from ..units import format_time_ps
+    from ..utils.logging import get_logger
+
+    log = get_logger("cli")
+    from pathlib import Path
+
+    if not Path(args.store).is_dir():
+        raise MissingFileError(f"The store {args.store!r} does not exist: build one with `mdkoop prepare`.")
+    store = TrajectoryStore.open(args.store)
+    est = estimator_from_args(args)
+    t0 = time.perf_counter()
+    est.fit(store)
+    model = est.model
+    if model is None:  # a non-zero DDP rank: rank 0 writes the run
+        return 0
+    ts = model.timescales()
+    log.info("trained in %.1f s; lag %s; singular values %s", time.perf_counter() - t0,
+             format_time_ps(model.lagtime_ps), " ".join(f"{s:.3f}" for s in model.singular_values))
+    log.info("implied timescales: %s", ", ".join(format_time_ps(t) for t in ts[: min(5, len(ts))]))
+    log.info("run directory: %s", args.out)
+    return 0

@@ -1,0 +1,637 @@
+"""``KoopmanSVD``: the estimator (deeptime's Estimator/Model pattern) and the run-directory logic.
+
+::
+
+    est = mdkoop.KoopmanSVD(lagtime=20, n_modes=5, encoder="mlp", nesting="joint", seed=0)
+    model = est.fit(trajs).fetch_model()     # trajs: list of (T_i, d) float arrays, or a store
+    model.timescales(); model.singular_values; model.transform(trajs); model.to_deeptime()
+
+Steps of :meth:`KoopmanSVD.fit`:
+
+1. **Checks, before any work** (:meth:`KoopmanSVD.plan`): option values, device, the split, the lag
+   against the split, the batch size against the data, the run directory. Each refusal is an
+   :class:`mdkoop.errors.MdkoopError` and leaves nothing on disk.
+2. **Training** with PyTorch Lightning (:mod:`mdkoop.training.lightning`): one process, or DDP over
+   ``devices`` x ``num_nodes`` processes (launched by Lightning, ``torchrun`` or SLURM; see docs/training.md).
+3. **Estimation**: the training pairs are streamed through the trained encoder (eval mode) into a float64
+   :class:`~mdkoop.estimation.moments.MomentAccumulator`, then a
+   :class:`~mdkoop.estimation.model.LinearKoopmanModel` is estimated (CCA, EDMD or reversible).
+4. **Outputs** (when ``run_dir`` is given): the run directory is built as ``<run_dir>.inprogress/``
+   (marker file ``IN_PROGRESS``) and renamed to ``run_dir`` when everything is written. An interrupted
+   run keeps its ``.inprogress`` directory, with ``checkpoints/last.ckpt``; ``resume=True`` continues it.
+
+Run-directory layout (final)::
+
+    RUN/model.pt  model.json  config.json  metrics.csv  checkpoints/{last.ckpt,best.ckpt}  logs/
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import (
+    ConfigError,
+    DeviceError,
+    InputError,
+    LagError,
+    MdkoopError,
+    OutputExistsError,
+    TrainingError,
+)
+from ..utils.logging import get_logger
+from .config import EncoderConfig, FitConfig, TrainConfig
+from .model import KoopmanModel, build_encoder
+
+__all__ = ["KoopmanSVD", "FitPlan", "resolve_device", "in_progress_dir", "IN_PROGRESS_MARKER"]
+
+log = get_logger("training")
+
+IN_PROGRESS_MARKER = "IN_PROGRESS"
+_SCHNET_KEYS = ("n_atom_basis", "n_interactions", "n_rbf", "cutoff", "pooling", "implementation")
+
+
+def in_progress_dir(run_dir: str | Path) -> Path:
+    """The directory where the run ``run_dir`` is built before its final rename: ``<run_dir>.inprogress``."""
+    run_dir = Path(run_dir)
+    return run_dir.with_name(run_dir.name + ".inprogress")
+
+
+def resolve_device(device: str) -> str:
+    """Map ``"auto"|"cpu"|"cuda"`` to a Lightning accelerator; refuse CUDA when none is available.
+
+    Raises
+    ------
+    DeviceError
+        ``device == "cuda"`` on a machine where ``torch.cuda.is_available()`` is False.
+    """
+    if device == "auto":
+        return "gpu" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceError(
+                "--device cuda was requested, but no CUDA device is available on this machine "
+                "(torch.cuda.is_available() is False). Use --device cpu or --device auto."
+            )
+        return "gpu"
+    if device == "cpu":
+        return "cpu"
+    raise ConfigError(f"Unknown device {device!r}: choose auto, cpu or cuda.")
+
+
+def _process_rank() -> int:
+    """Global rank of this process as set by Lightning's launcher, torchrun or SLURM (0 when single)."""
+    for key in ("RANK", "SLURM_PROCID"):
+        if key in os.environ and ("WORLD_SIZE" in os.environ or "SLURM_NTASKS" in os.environ):
+            with contextlib.suppress(ValueError):
+                return int(os.environ[key])
+    with contextlib.suppress(ValueError):
+        return int(os.environ.get("NODE_RANK", 0)) * 1000 + int(os.environ.get("LOCAL_RANK", 0))
+    return 0
+
+
+@dataclass
+class FitPlan:
+    """Everything :meth:`KoopmanSVD.fit` decided before training (all checks passed)."""
+
+    config: FitConfig
+    source: object  # TrajectoryStore or list of arrays
+    lengths: np.ndarray
+    train_pairs: object
+    val_pairs: object | None
+    accelerator: str
+    atoms: dict | None
+    time_unit: str
+    timestep: float
+    workdir: Path | None
+    resume_ckpt: Path | None
+
+
+class KoopmanSVD:
+    """Learn Koopman singular functions with a neural encoder (nested LoRA by default).
+
+    Parameters
+    ----------
+    lagtime : int or str
+        Lag in frames, or a time such as ``"1ns"`` (stores, whose frame spacing is known).
+    n_modes : int
+        Number of singular functions k *including* the constant; the encoder learns k - 1.
+    encoder : {"mlp", "schnet"} or torch.nn.Module
+        ``"mlp"`` for (T, d) feature arrays; ``"schnet"`` for a store (positions in nm); or any module
+        mapping a batch (B, d) -- or, with a ``forward_frames`` method, (B, n_atoms, 3) -- to (B, k - 1).
+    loss : {"lora", "vamp1", "vamp2", "vampe", "dpnet", "dpnet-relaxed"}
+    nesting : {"joint", "sequential", "none"}
+    epochs, batch_size : int
+    lr : float
+    device : {"auto", "cpu", "cuda"}
+    timestep : float
+        Time between frames for array data (timescales are then in these units; 1.0 = frames).
+        Stores use their own ``timestep_ps`` (timescales in ps).
+    seed : int
+    hidden : tuple of int
+        MLP hidden widths.
+    lobes : {"shared", "separate"}
+    val_fraction : float
+        Held-out fraction for validation VAMP-E (early stopping, best checkpoint); 0 disables validation.
+    run_dir : str or Path, optional
+        Write a run directory (model.pt, model.json, config.json, metrics.csv, checkpoints/). Without it,
+        checkpoints and logs go to a temporary directory that is removed after the fit.
+    resume, overwrite : bool
+        Continue an interrupted run in ``run_dir`` / replace an existing ``run_dir``.
+    progress : bool
+        Show the Lightning progress bar (pairs/s and loss).
+    select : str, optional
+        Sub-select atoms of a store (see :func:`mdkoop.training.estimator.select_atoms`).
+    **options
+        Further :class:`~mdkoop.training.config.TrainConfig` fields (``weight_decay``, ``grad_clip``,
+        ``schedule``, ``patience``, ``devices``, ``num_nodes``, ``precision``, ``method``,
+        ``checkpoint_every``) and SchNet fields of :class:`~mdkoop.training.config.EncoderConfig`
+        (``n_atom_basis``, ``n_interactions``, ``n_rbf``, ``cutoff``, ``pooling``, ``implementation``).
+    """
+
+    def __init__(self, lagtime=1, n_modes: int = 5, encoder="mlp", loss: str = "lora", nesting: str = "joint",
+                 epochs: int = 20, batch_size: int = 256, lr: float = 1e-3, device: str = "auto",
+                 timestep: float = 1.0, seed: int = 0, hidden=(64, 64), lobes: str = "shared",
+                 val_fraction: float = 0.1, run_dir=None, resume: bool = False, overwrite: bool = False,
+                 progress: bool = False, select: str | None = None, callbacks=None, **options):
+        self.lagtime = lagtime
+        self.n_modes = n_modes
+        self.encoder = encoder
+        self.loss = loss
+        self.nesting = nesting
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.device = device
+        self.timestep = timestep
+        self.seed = seed
+        self.hidden = tuple(hidden)
+        self.lobes = lobes
+        self.val_fraction = val_fraction
+        self.run_dir = run_dir
+        self.resume = resume
+        self.overwrite = overwrite
+        self.progress = progress
+        self.select = select
+        self.callbacks = list(callbacks or [])
+        self.options = dict(options)
+        unknown = set(self.options) - set(TrainConfig.__dataclass_fields__) - set(_SCHNET_KEYS)
+        if unknown:
+            raise ConfigError(f"Unknown KoopmanSVD option(s) {sorted(unknown)}.")
+        self._model: KoopmanModel | None = None
+        self.trainer = None
+        self.val_history: list[float] = []
+
+    # ---- deeptime-style API ------------------------------------------------------------------------------
+    def fetch_model(self) -> KoopmanModel:
+        """An independent copy of the fitted model.
+
+        Raises
+        ------
+        TrainingError
+            If :meth:`fit` has not run.
+        """
+        if self._model is None:
+            raise TrainingError("This KoopmanSVD has not been fitted yet: call fit(data) first.")
+        return self._model.copy()
+
+    @property
+    def model(self) -> KoopmanModel | None:
+        """The fitted model (not a copy), or None."""
+        return self._model
+
+    # ---- planning: all refusals happen here -------------------------------------------------------------------
+    def _encoder_kind(self) -> str:
+        if isinstance(self.encoder, torch.nn.Module):
+            return "custom"
+        if self.encoder not in ("mlp", "schnet"):
+            raise ConfigError(f"Unknown encoder {self.encoder!r}: use 'mlp', 'schnet' or a torch.nn.Module.")
+        return self.encoder
+
+    def _source(self, data, kind: str):
+        """Return ``(source, lengths, atoms, timestep, time_unit)``."""
+        from ..io.store import TrajectoryStore
+
+        is_store = isinstance(data, TrajectoryStore) or (isinstance(data, (str, os.PathLike)) and Path(data).is_dir())
+        if is_store:
+            store = data if isinstance(data, TrajectoryStore) else TrajectoryStore.open(data)
+            if kind == "mlp":
+                raise ConfigError("A store holds positions: use encoder='schnet' (or a custom module) for stores, "
+                                  "encoder='mlp' for (T, d) feature arrays.")
+            atoms = {
+                "indices": [int(i) for i in store.atom_indices],
+                "names": list(store.atom_names),
+                "atomic_numbers": [int(z) for z in store.atomic_numbers],
+            }
+            if self.select:
+                store, atoms = select_atoms(store, self.select)
+            return store, np.asarray(store.trajectory_lengths, dtype=np.int64), atoms, float(store.timestep_ps), "ps"
+        if isinstance(data, (str, os.PathLike)):
+            raise InputError(f"{str(data)!r} is not a store directory. Build one with `mdkoop prepare`, or pass arrays.")
+        if kind == "schnet":
+            raise ConfigError("encoder='schnet' needs a TrajectoryStore (build one with mdkoop.io.store.prepare / "
+                              "`mdkoop prepare`): it needs the atoms' atomic numbers.")
+        if isinstance(data, np.ndarray):
+            data = [data]
+        if not isinstance(data, (list, tuple)) or not data:
+            raise InputError("Give the data as a non-empty list of (T_i, d) float arrays, or a TrajectoryStore.")
+        arrays = []
+        for i, x in enumerate(data):
+            x = np.asarray(x.detach().cpu() if torch.is_tensor(x) else x)
+            if x.ndim == 1:
+                x = x[:, None]
+            if x.ndim != 2 and kind != "custom":
+                raise InputError(f"Trajectory {i} has shape {x.shape}: the MLP encoder needs (T, d) arrays.")
+            if not np.issubdtype(x.dtype, np.number) or not np.isfinite(x).all():
+                raise InputError(f"Trajectory {i} contains non-numeric or non-finite values (NaN/inf): clean the input.")
+            if arrays and x.shape[1:] != arrays[0].shape[1:]:
+                raise InputError(f"Trajectory {i} has shape {x.shape}, but trajectory 0 has {arrays[0].shape}: "
+                                 "all trajectories need the same features.")
+            arrays.append(np.ascontiguousarray(x, dtype=np.float32))
+        ts = float(self.timestep)
+        return arrays, np.array([len(a) for a in arrays], dtype=np.int64), None, ts, "frames" if ts == 1.0 else "time"
+
+    def plan(self, data) -> FitPlan:
+        """Check everything and decide the split, pairs, device and run directory, without doing any work.
+
+        Raises
+        ------
+        ConfigError, LagError, DeviceError, OutputExistsError, InputError
+        """
+        from ..data.pairs import TimeLaggedPairs, split_segments
+        from ..units import lag_to_frames
+
+        kind = self._encoder_kind()
+        source, lengths, atoms, timestep, time_unit = self._source(data, kind)
+        lag = lag_to_frames(self.lagtime, timestep if time_unit == "ps" else None)
+        schnet_kw = {k: self.options[k] for k in _SCHNET_KEYS if k in self.options}
+        train_kw = {k: v for k, v in self.options.items() if k not in _SCHNET_KEYS}
+        tcfg = TrainConfig(lagtime=lag, n_modes=self.n_modes, loss=self.loss, nesting=self.nesting, epochs=self.epochs,
+                           batch_size=self.batch_size, lr=self.lr, device=self.device, seed=self.seed,
+                           val_fraction=self.val_fraction, timestep=timestep, time_unit=time_unit, **train_kw)
+        n_in = int(source[0].shape[1]) if kind == "mlp" else None
+        ecfg = EncoderConfig(kind=kind, hidden=self.hidden, n_in=n_in, lobes=self.lobes, **schnet_kw)
+        accelerator = resolve_device(tcfg.device)
+        if tcfg.precision == "bf16-mixed" and accelerator != "gpu":
+            raise ConfigError("--precision bf16-mixed is for GPUs; on CPU use --precision 32.")
+
+        v = float(tcfg.val_fraction)
+        segs = split_segments(lengths, fractions=(1.0 - v, v, 0.0), seed=tcfg.seed) if v > 0 else None
+        try:
+            train_pairs = TimeLaggedPairs(lengths, lag, segments=None if segs is None else segs["train"])
+        except LagError as exc:
+            raise LagError(f"The lag ({lag} frames) is too long for the training split "
+                           f"(trajectory lengths {lengths.tolist()}, validation fraction {v}): {exc} "
+                           "Use a shorter lag, more data, or a smaller --val-fraction.") from None
+        val_pairs = None
+        if segs is not None:
+            try:
+                val_pairs = TimeLaggedPairs(lengths, lag, segments=segs["val"])
+            except LagError:
+                raise LagError(f"The lag ({lag} frames) is too long for the validation split "
+                               f"({v:.0%} of trajectory lengths {lengths.tolist()}): no (t, t+lag) pair fits in it. "
+                               "Use a shorter lag, a larger --val-fraction, or --val-fraction 0.") from None
+        n_train = len(train_pairs)
+        if tcfg.batch_size > n_train:
+            raise ConfigError(f"The batch size {tcfg.batch_size} is larger than the {n_train} training pairs "
+                              f"at lag {lag}: use --batch-size <= {n_train}.")
+        workdir, resume_ckpt = self._plan_run_dir()
+        data_note = {"n_trajectories": int(len(lengths)), "n_frames": int(lengths.sum()), "n_train_pairs": n_train,
+                     "n_val_pairs": 0 if val_pairs is None else len(val_pairs)}
+        if hasattr(source, "path"):
+            data_note["store"] = str(Path(source.path).absolute())
+        if self.select:
+            data_note["select"] = self.select
+        cfg = FitConfig(encoder=ecfg, train=tcfg, data=data_note)
+        return FitPlan(cfg, source, lengths, train_pairs, val_pairs, accelerator, atoms, time_unit, timestep,
+                       workdir, resume_ckpt)
+
+    def _plan_run_dir(self) -> tuple[Path | None, Path | None]:
+        if self.run_dir is None:
+            if self.resume:
+                raise ConfigError("resume=True needs run_dir (the interrupted run's directory).")
+            return None, None
+        run = Path(self.run_dir)
+        work = in_progress_dir(run)
+        if self.resume and self.overwrite:
+            raise ConfigError("Give either --resume or --overwrite, not both.")
+        if self.resume:
+            ckpt = work / "checkpoints" / "last.ckpt"
+            if run.exists() and not work.exists():
+                raise OutputExistsError(f"The run {str(run)!r} is already complete: nothing to resume. "
+                                        "Use --overwrite to train it again, or another --out.")
+            if not ckpt.is_file():
+                raise ConfigError(f"Cannot resume {str(run)!r}: no checkpoint at {str(ckpt)!r} "
+                                  "(the run stopped before its first checkpoint). Start it again with --overwrite.")
+            return work, ckpt
+        if _process_rank() == 0:
+            if run.exists() and not self.overwrite:
+                raise OutputExistsError(f"The run directory {str(run)!r} already exists: pass --resume to continue it, "
+                                        "--overwrite to replace it, or choose another --out.")
+            if work.exists() and not self.overwrite:
+                raise OutputExistsError(f"An interrupted run is in {str(work)!r}: pass --resume to continue it "
+                                        "or --overwrite to start again.")
+            parent = run.absolute().parent
+            if parent.exists() and not os.access(parent, os.W_OK):
+                raise ConfigError(f"Cannot write the run directory {str(run)!r}: {str(parent)!r} is not writable.")
+        return work, None
+
+    # ---- fit -------------------------------------------------------------------------------------------------
+    def fit(self, data) -> KoopmanSVD:
+        """Train the encoder, estimate the linear model, and (with ``run_dir``) write the run directory.
+
+        Parameters
+        ----------
+        data : list of ndarray (T_i, d) float, or TrajectoryStore, or str
+            Feature arrays (``encoder="mlp"``) or a store / store path (``encoder="schnet"``).
+
+        Returns
+        -------
+        self
+        """
+        plan = self.plan(data)
+        tmp = None
+        workdir = plan.workdir
+        rank = _process_rank()
+        if workdir is None:
+            tmp = Path(tempfile.mkdtemp(prefix="mdkoop-fit-"))
+            workdir = tmp
+        try:
+            if plan.resume_ckpt is None and rank == 0 and plan.workdir is not None:
+                if workdir.exists():
+                    shutil.rmtree(workdir)
+                workdir.mkdir(parents=True)
+                (workdir / IN_PROGRESS_MARKER).write_text(
+                    "This run of `mdkoop fit` is in progress or was interrupted. Continue it with --resume "
+                    "(same command), or start again with --overwrite.\n")
+                plan.config.save(workdir / "config.json")
+            self._model = _train_and_estimate(self, plan, workdir)
+            if rank == 0 and plan.workdir is not None:
+                self._finish_run_dir(plan, workdir)
+        finally:
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+        return self
+
+    def _finish_run_dir(self, plan: FitPlan, workdir: Path) -> None:
+        from ..utils.files import atomic_file
+
+        self._model.write_into(workdir)
+        plan.config.save(workdir / "config.json")
+        logs = sorted((workdir / "logs").glob("**/metrics.csv"))
+        if logs:
+            shutil.copyfile(logs[-1], workdir / "metrics.csv")
+        else:
+            with atomic_file(workdir / "metrics.csv", "w") as fh:
+                fh.write("epoch,step\n")
+        (workdir / IN_PROGRESS_MARKER).unlink(missing_ok=True)
+        run = Path(self.run_dir)
+        if run.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{run.name}.old-", dir=run.absolute().parent))
+            os.rename(run, old / "x")
+            os.rename(workdir, run)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(workdir, run)
+        log.info("run directory complete: %s", run)
+
+
+def select_atoms(store, select: str):
+    """Sub-select atoms of a store for training.
+
+    The selection language is MDTraj's (e.g. ``"name CA"``, ``"element != H"``, ``"resid 0 to 5"``),
+    evaluated on the store's topology (``store.topology_path``, the store's atoms only; resid is 0-based
+    in MDTraj). Returns ``(view, atoms)`` where ``view`` behaves like the store for the selected atoms.
+
+    Raises
+    ------
+    SelectionError
+        If the expression is invalid or selects no atoms.
+    """
+    import mdtraj as md
+
+    from ..errors import SelectionError
+
+    try:
+        top = md.load_topology(str(store.topology_path))
+        sel = np.asarray(top.select(select), dtype=np.int64)
+    except Exception as exc:  # noqa: BLE001 - mdtraj raises many types for a bad expression
+        raise SelectionError(f"Invalid atom selection {select!r}: {exc}. Use MDTraj's selection language, "
+                             "e.g. 'name CA' or 'element != H'.") from None
+    if sel.size == 0:
+        raise SelectionError(f"The selection {select!r} selects no atoms of the store {str(store.path)!r}.")
+    view = _StoreView(store, sel)
+    atoms = {
+        "indices": [int(i) for i in np.asarray(store.atom_indices)[sel]],
+        "names": [store.atom_names[i] for i in sel],
+        "atomic_numbers": [int(z) for z in np.asarray(store.atomic_numbers)[sel]],
+    }
+    return view, atoms
+
+
+class _StoreView:
+    """A store restricted to some of its atoms (read-only; same frames, fewer atoms)."""
+
+    def __init__(self, store, sel: np.ndarray):
+        self._store = store
+        self._sel = sel
+        self.path = store.path
+        self.n_frames = store.n_frames
+        self.n_atoms = int(sel.size)
+        self.n_trajectories = store.n_trajectories
+        self.trajectory_lengths = store.trajectory_lengths
+        self.offsets = store.offsets
+        self.timestep_ps = store.timestep_ps
+        self.atomic_numbers = np.asarray(store.atomic_numbers)[sel]
+        self.atom_indices = np.asarray(store.atom_indices)[sel]
+        self.atom_names = [store.atom_names[i] for i in sel]
+        self.metadata = store.metadata
+
+    def trajectory(self, i):
+        return self._store.trajectory(i)[:, self._sel]
+
+    def frames(self, idx):
+        return self._store.frames(idx)[:, self._sel]
+
+    def iter_trajectories(self):
+        for i in range(self.n_trajectories):
+            yield self.trajectory(i)
+
+
+def _make_loader(source, pairs, batch_size, shuffle, seed, drop_last):
+    from ..data.loader import PairLoader
+
+    return PairLoader(source, pairs, batch_size=batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last, device="cpu")
+
+
+@contextlib.contextmanager
+def _quiet_lightning(verbose: bool):
+    """Silence Lightning's informational chatter (GPU/TPU lines, tips) unless ``verbose``."""
+    import logging
+    import warnings
+
+    names = ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning.fabric")
+    old = {n: logging.getLogger(n).level for n in names}
+    if not verbose:
+        for n in names:
+            logging.getLogger(n).setLevel(logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+        warnings.filterwarnings("ignore", message=".*limit_val_batches.*")
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*num_workers.*")
+        warnings.filterwarnings("ignore", message=".*no `val_dataloader`.*")
+        try:
+            yield
+        finally:
+            for n, lv in old.items():
+                logging.getLogger(n).setLevel(lv)
+
+
+def _fit_or_raise(trainer, module, train_loader, val_loader, plan: FitPlan, ckpt_dir: Path) -> None:
+    """``trainer.fit`` (resuming from ``plan.resume_ckpt``); turn non-finite failures into TrainingError."""
+    try:
+        trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
+                    ckpt_path=None if plan.resume_ckpt is None else str(plan.resume_ckpt), weights_only=True)
+    except MdkoopError:
+        raise
+    except (ValueError, RuntimeError) as exc:
+        if "non-finite" in str(exc).lower() or "nan" in str(exc).lower():
+            raise TrainingError(f"Training stopped: {exc}. The last good checkpoint is in {str(ckpt_dir)!r}.") from exc
+        raise
+
+
+def _train_and_estimate(est: KoopmanSVD, plan: FitPlan, workdir: Path) -> KoopmanModel | None:
+    """Run Lightning training, then the float64 estimation; return the fitted KoopmanModel (None on ranks > 0)."""
+    with _quiet_lightning(verbose=est.progress):
+        return _train_and_estimate_quiet(est, plan, workdir)
+
+
+def _train_and_estimate_quiet(est: KoopmanSVD, plan: FitPlan, workdir: Path) -> KoopmanModel | None:
+    import pytorch_lightning as pl
+    from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
+    from pytorch_lightning.loggers import CSVLogger
+
+    from ..objectives.losses import make_loss
+    from .lightning import KoopmanLitModule, ResumableLoader, ThroughputCallback
+
+    cfg = plan.config
+    tc, ec = cfg.train, cfg.encoder
+    pl.seed_everything(tc.seed, workers=True, verbose=False)
+    n_out = tc.n_modes - 1
+    if ec.kind == "custom":
+        import copy
+
+        enc_f = copy.deepcopy(est.encoder)
+        enc_g = copy.deepcopy(est.encoder) if ec.lobes == "separate" else None
+    else:
+        z = None if plan.atoms is None else plan.atoms["atomic_numbers"]
+        enc_f = build_encoder(ec, n_out, z)
+        enc_g = build_encoder(ec, n_out, z) if ec.lobes == "separate" else None
+        if ec.kind == "mlp":  # standardise the inputs with the training data's mean/std
+            allx = np.concatenate(plan.source)
+            for enc in (enc_f, enc_g):
+                if enc is not None:
+                    enc.set_standardization(allx)
+    loss_kw = {"nesting": tc.nesting} if tc.loss == "lora" else {}
+    loss = make_loss(tc.loss, **loss_kw)
+    ckpt_dir = workdir / "checkpoints"
+    module = KoopmanLitModule(enc_f, enc_g, loss, tc, ckpt_dir=str(ckpt_dir))
+
+    train_loader = ResumableLoader(_make_loader(plan.source, plan.train_pairs, tc.batch_size, True, tc.seed, True))
+    val_loader = None
+    if plan.val_pairs is not None:
+        val_loader = _make_loader(plan.source, plan.val_pairs, max(tc.batch_size, 256), False, tc.seed, False)
+
+    has_val = val_loader is not None
+    step_ckpt = ModelCheckpoint(dirpath=ckpt_dir, filename="step-{step}", every_n_train_steps=tc.checkpoint_every,
+                                save_top_k=0, save_last=True, enable_version_counter=False)
+    callbacks = [step_ckpt, ThroughputCallback(), *est.callbacks]
+    best_ckpt = None
+    if has_val:
+        best_ckpt = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_vampe", mode="max", save_top_k=1,
+                                    enable_version_counter=False)
+        callbacks.append(best_ckpt)
+        if tc.patience > 0:
+            callbacks.append(EarlyStopping(monitor="val_vampe", mode="max", patience=tc.patience))
+    if est.progress:
+        callbacks.append(TQDMProgressBar(refresh_rate=1))
+    loggers = [CSVLogger(str(workdir), name="logs", version="")]
+    try:
+        import tensorboard  # noqa: F401
+        from pytorch_lightning.loggers import TensorBoardLogger
+
+        loggers.append(TensorBoardLogger(str(workdir), name="logs", version="tensorboard"))
+    except ImportError:
+        pass
+    world = tc.devices * tc.num_nodes
+    trainer = pl.Trainer(
+        accelerator=plan.accelerator,
+        devices=tc.devices,
+        num_nodes=tc.num_nodes,
+        strategy="ddp" if world > 1 else "auto",
+        precision=tc.precision if tc.precision != "32" else "32-true",
+        max_epochs=tc.epochs,
+        gradient_clip_val=tc.grad_clip if tc.grad_clip > 0 else None,
+        callbacks=callbacks,
+        logger=loggers,
+        default_root_dir=str(workdir),
+        deterministic=plan.accelerator == "cpu",
+        enable_progress_bar=bool(est.progress),
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        log_every_n_steps=1,
+        limit_val_batches=1.0 if has_val else 0,
+        use_distributed_sampler=False,
+    )
+    train_loader.trainer = trainer
+    est.trainer = trainer
+    _fit_or_raise(trainer, module, train_loader, val_loader, plan, ckpt_dir)
+    est.val_history = list(module.val_history)
+    if trainer.global_rank != 0:
+        return None  # only rank 0 estimates and writes
+    if best_ckpt is not None and best_ckpt.best_model_path and Path(best_ckpt.best_model_path).is_file():
+        state = torch.load(best_ckpt.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
+        module.load_state_dict(state)
+        log.info("using the checkpoint with the best validation VAMP-E (%.4f)", float(best_ckpt.best_model_score))
+    module.cpu().eval()
+    enc_f = module.encoder_f
+    enc_g = module.encoder_g
+    linear = estimate_linear_model(enc_f, enc_g, plan.source, plan.train_pairs, tc)
+    extra = {"config": cfg.to_dict(), "val_vampe_history": est.val_history}
+    return KoopmanModel(enc_f, enc_g, linear, ec, n_modes=tc.n_modes, lagtime=tc.lagtime, timestep=plan.timestep,
+                        time_unit=plan.time_unit, atoms=plan.atoms, extra=extra)
+
+
+@torch.no_grad()
+def estimate_linear_model(enc_f, enc_g, source, pairs, tc: TrainConfig, device: str | None = None):
+    """Stream ``pairs`` through the trained encoder(s) in eval mode into a float64 MomentAccumulator; estimate.
+
+    Returns
+    -------
+    mdkoop.estimation.model.LinearKoopmanModel
+    """
+    from ..estimation.model import LinearKoopmanModel
+    from ..estimation.moments import MomentAccumulator
+    from .lightning import apply_encoder
+
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() and tc.device != "cpu" else "cpu"))
+    enc_f = enc_f.to(dev).eval()
+    enc_g = enc_g.to(dev).eval() if enc_g is not None else enc_f
+    acc = MomentAccumulator(tc.n_modes - 1)
+    loader = _make_loader(source, pairs, max(tc.batch_size, 256), False, tc.seed, False)
+    for x_t, x_tau in loader:
+        f = apply_encoder(enc_f, x_t.to(dev)).double()
+        g = apply_encoder(enc_g, x_tau.to(dev)).double()
+        acc.partial_fit(f.cpu(), g.cpu())
+    enc_f.cpu()
+    enc_g.cpu()
+    return LinearKoopmanModel.from_moments(acc, lagtime=tc.lagtime, timestep=tc.timestep,
+                                           reversible=tc.method == "reversible")
