@@ -242,7 +242,7 @@ def _source_entry(path: Path) -> dict:
     return {"name": path.name, "path": str(path.resolve()), "size": int(st.st_size), "sha256": sha256_file(path)}
 
 
-def _timestep_from_times(times: np.ndarray, path: Path) -> float | None:
+def _timestep_from_times(times: np.ndarray, path: Path, strict: bool = True) -> float | None:
     """Frame spacing in ps from stored times; None if unknown (fewer than 2 frames, or all equal)."""
     if times is None or len(times) < 2:
         return None
@@ -251,6 +251,8 @@ def _timestep_from_times(times: np.ndarray, path: Path) -> float | None:
     if not np.isfinite(dt) or dt <= 0:
         return None
     if np.max(np.abs(d - dt)) > 1e-3 * dt + 1e-4:
+        if not strict:
+            return None
         raise TrajectoryReadError(
             f"The frames of {str(path)!r} are not equally spaced in time (spacings from {d.min():g} to {d.max():g} ps). "
             f"Split the file at the jumps, or pass --timestep to state the spacing yourself."
@@ -300,7 +302,7 @@ def _write_trajectories(reader: Reader, trajectories: Sequence[Path], out_dir: P
             finally:
                 bar.close()
             writer.finish()
-            dt = _timestep_from_times(np.asarray(head_times), src) if head_times else None
+            dt = _timestep_from_times(np.asarray(head_times), src, strict=timestep_ps is None) if head_times else None
             spacing_seen.append((src, dt))
             if dt is None and timestep_ps is None:
                 raise InputError(
