@@ -24,6 +24,7 @@ __all__ = [
     "plot_ck_test",
     "plot_spectrum",
     "plot_free_energy",
+    "plot_free_energy_1d",
     "plot_cv_timeseries",
     "plot_training_curves",
     "read_metrics_csv",
@@ -106,6 +107,8 @@ def plot_implied_timescales(lags_ps, its_ps, path, ci_lower=None, ci_upper=None,
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i in range(its.shape[1]):
         c = colors[i % len(colors)]
+        if not np.isfinite(its[:, i]).any():
+            continue  # a process that no lag resolves (rank-deficient features)
         ax.plot(lags_ps / f, its[:, i] / f, "o-", color=c, ms=4, label=f"process {i + 1}")
         if ci_lower is not None and ci_upper is not None:
             lo = np.atleast_2d(np.asarray(ci_lower, float))[:, i] / f
@@ -192,12 +195,13 @@ def plot_spectrum(singular_values, path, eigenvalues=None) -> Path:
     s = np.asarray(singular_values, float)
     idx = np.arange(1, len(s) + 1)
     fig, ax = plt.subplots(figsize=(5.6, 3.8))
-    w = 0.4 if eigenvalues is not None else 0.7
+    w = 0.35 if eigenvalues is not None else 0.6
     ax.bar(idx - (w / 2 if eigenvalues is not None else 0), s, width=w, color="C0", label="singular value σᵢ")
     if eigenvalues is not None:
         ev = np.abs(np.asarray(eigenvalues))[: len(s)]
         ax.bar(np.arange(1, len(ev) + 1) + w / 2, ev, width=w, color="C2", label="|eigenvalue λᵢ|")
     ax.set_xticks(idx)
+    ax.set_xlim(0.3, len(s) + 0.7 + max(0, 3 - len(s)))
     ax.set_xlabel("mode index i (constant function excluded)")
     ax.set_ylabel("value (dimensionless)")
     ax.set_ylim(0, max(1.0, float(np.nanmax(s)) * 1.05 if s.size else 1.0))
@@ -245,6 +249,56 @@ def _binned_mean(x, y, v, xe, ye) -> np.ndarray:
         m = s / n
     m[n == 0] = np.nan
     return m
+
+
+def plot_free_energy_1d(cv1, path, rmsd=None, rmsd_unit="nm", label="CV 1", bins: int = 60) -> Path:
+    """Free-energy profile along one CV (kT), and, with ``rmsd``, the mean RMSD per bin.
+
+    Parameters
+    ----------
+    cv1 : array (n_frames,)
+        CV values (dimensionless).
+    path : path-like
+        Output PNG.
+    rmsd : array (n_frames,), optional
+        RMSD of every frame to a reference, in ``rmsd_unit``.
+    rmsd_unit : str
+        Unit label of ``rmsd``.
+    label : str
+        Axis label.
+    bins : int
+        Histogram bins.
+
+    Returns
+    -------
+    Path
+    """
+    plt = _plt()
+    x = np.asarray(cv1, float)
+    h, e = np.histogram(x, bins=bins)
+    with np.errstate(divide="ignore"):
+        F = -np.log(h / h.sum())
+    F[~np.isfinite(F)] = np.nan
+    F -= np.nanmin(F)
+    c = 0.5 * (e[1:] + e[:-1])
+    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    ax.plot(c, F, "-", color="C0", lw=2)
+    ax.set_xlabel(label)
+    ax.set_ylabel("free energy (kT)", color="C0")
+    ax.set_title("Free-energy profile  F = −kT ln p")
+    ax.grid(True, alpha=0.3)
+    if rmsd is not None:
+        r = np.asarray(rmsd, float)
+        if r.shape != x.shape:
+            raise InputError(f"rmsd has shape {r.shape} but the CV has {x.shape}; give one value per frame.")
+        s, _ = np.histogram(x, bins=e, weights=r)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            m = np.where(h > 0, s / np.maximum(h, 1), np.nan)
+        ax2 = ax.twinx()
+        ax2.plot(c, m, "--", color="C3", lw=1.5)
+        ax2.set_ylabel(f"mean RMSD to reference ({rmsd_unit})", color="C3")
+    fig.tight_layout()
+    return _save(fig, path)
 
 
 def plot_free_energy(cv1, cv2, path, rmsd=None, rmsd_unit="nm", labels=("CV 1", "CV 2"), bins: int = 60) -> Path:
@@ -427,6 +481,10 @@ def plot_training_curves(metrics_csv, path) -> Path | None:
                 xs, ys = ue, ys[::-1][last]
             ax.plot(xs, ys, "o-" if len(xs) < 40 else "-", ms=3, label=h)
         ax.set_xlabel(xkey or "logged row")
+        if xkey == "epoch":
+            from matplotlib.ticker import MaxNLocator
+
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(ylabel)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)

@@ -7,8 +7,8 @@ them, and its eigenvalues give the implied timescales
 slow eigenfunctions, ``t_i(τ)`` is flat in τ.
 
 Confidence intervals come from a bootstrap over trajectories (resampled with
-replacement), or, when there is a single trajectory, over contiguous blocks of
-it. The estimator is pluggable: any callable ``fit(features, lag) -> model``
+replacement), or, when there are fewer than ``n_blocks`` trajectories (e.g. a
+single one), over contiguous blocks of them. The estimator is pluggable: any callable ``fit(features, lag) -> model``
 whose model has ``eigenvalues`` works; the default uses
 :mod:`mdkoop.estimation` with the same method as the trained model.
 """
@@ -51,14 +51,12 @@ def timescales_from_eigenvalues(eigenvalues, lag: int, timestep_ps: float = 1.0)
     Returns
     -------
     ndarray (k,) float64
-        Timescales in ps, descending. ``inf`` for ``|λ| >= 1``; ``nan`` for ``λ == 0``.
+        Timescales in ps, descending (``inf`` for ``|λ| >= 1``, see
+        :func:`mdkoop.estimation.decompositions.implied_timescales`).
     """
-    a = np.abs(np.asarray(eigenvalues))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = -float(lag) * float(timestep_ps) / np.log(a)
-    t = np.where(a >= 1.0, np.inf, t)
-    t = np.where(a == 0.0, np.nan, t)
-    return -np.sort(-t)
+    from ..estimation.decompositions import implied_timescales
+
+    return -np.sort(-implied_timescales(eigenvalues, lag, timestep_ps))
 
 
 def default_lags(training_lag: int, max_frames: int, n: int = 8) -> list[int]:
@@ -88,49 +86,70 @@ def default_lags(training_lag: int, max_frames: int, n: int = 8) -> list[int]:
 
 
 def bootstrap_units(trajectory_lengths: Sequence[int], n_blocks: int = 10) -> list[tuple[int, int, int]]:
-    """Resampling units of a bootstrap: whole trajectories, or contiguous blocks of a single one.
+    """Resampling units of a bootstrap: whole trajectories, or contiguous blocks when there are few.
+
+    With at least ``n_blocks`` trajectories, each trajectory is one unit (resampling whole
+    trajectories keeps their correlations). With fewer (a single long trajectory, or a handful),
+    the bootstrap over so few units is too coarse, so every trajectory is cut into contiguous
+    blocks, about ``n_blocks`` in total, in proportion to its length.
 
     Parameters
     ----------
     trajectory_lengths : sequence of int
         Frames per trajectory.
     n_blocks : int
-        With a single trajectory, the number of contiguous blocks it is cut into.
+        Minimum number of resampling units.
 
     Returns
     -------
     list of (traj, start, stop)
-        Frame ranges; with several trajectories, one unit per trajectory.
+        Frame ranges.
     """
     lengths = [int(x) for x in trajectory_lengths]
-    if len(lengths) >= 2:
+    if len(lengths) >= n_blocks:
         return [(i, 0, n) for i, n in enumerate(lengths)]
-    n = lengths[0]
-    nb = int(max(2, min(n_blocks, n // 2)))
-    edges = np.linspace(0, n, nb + 1).astype(int)
-    return [(0, int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+    total = sum(lengths)
+    units = []
+    for i, n in enumerate(lengths):
+        nb = int(max(1, min(round(n_blocks * n / total), n // 2)))
+        edges = np.linspace(0, n, nb + 1).astype(int)
+        units.extend((i, int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a)
+    return units
 
 
-def linear_fit(method: str = "reversible", **kw) -> Callable:
-    """The default estimator: :mod:`mdkoop.estimation` on fixed features.
+def linear_fit(reversible: bool = True, epsilon: float = 1e-6) -> Callable:
+    """The default estimator: :class:`mdkoop.estimation.model.LinearKoopmanModel` on fixed features.
 
     Parameters
     ----------
-    method : str
-        Decomposition method of :mod:`mdkoop.estimation` (as used by the trained model).
-    **kw
-        Passed on to the estimation layer.
+    reversible : bool
+        Time-symmetrised estimate (as for equilibrium MD), else CCA/EDMD on raw covariances;
+        use the trained model's setting (``model.linear.reversible``).
+    epsilon : float
+        Whitening cut-off.
 
     Returns
     -------
-    callable ``fit(features: list[ndarray (T_i, m)], lag: int) -> LinearKoopmanModel``
+    callable ``fit(features, lag, features_right=None) -> LinearKoopmanModel``
+        ``features`` (and ``features_right`` for separate lobes): lists of (T_i, m) arrays; pairs
+        ``(features[i][t], features_right[i][t + lag])`` never cross trajectories. Lag and timestep of the
+        returned model are in frames.
     """
     from ..estimation.model import LinearKoopmanModel
+    from ..estimation.moments import MomentAccumulator
 
-    def fit(features, lag):
-        return LinearKoopmanModel.fit_features(features, lag, method=method, **kw)
+    def fit(features, lag, features_right=None):
+        right = features if features_right is None else features_right
+        acc = MomentAccumulator()
+        for f, g in zip(features, right):
+            if len(f) > lag:
+                acc.partial_fit(f[:-lag], g[lag:])
+        if acc.n_pairs == 0:
+            raise LagError(f"No trajectory is longer than the lag of {lag} frames.")
+        return LinearKoopmanModel.from_moments(acc, lagtime=int(lag), timestep=1.0, reversible=reversible,
+                                               epsilon=epsilon)
 
-    fit.method = method  # type: ignore[attr-defined]
+    fit.reversible = reversible  # type: ignore[attr-defined]
     return fit
 
 
@@ -226,7 +245,7 @@ def _timescales_of(model, lag: int, timestep_ps: float, k: int) -> np.ndarray:
 
 def its_vs_lag(features, lags: Sequence[int], timestep_ps: float = 1.0, fit: Callable | None = None,
                k: int | None = None, n_bootstrap: int = 100, confidence: float = 0.95, n_blocks: int = 10,
-               seed: int = 0, progress: bool = False) -> ITSResult:
+               seed: int = 0, progress: bool = False, features_right=None) -> ITSResult:
     """Re-estimate the linear Koopman model on fixed features at each lag; bootstrap the timescales.
 
     Parameters
@@ -238,7 +257,8 @@ def its_vs_lag(features, lags: Sequence[int], timestep_ps: float = 1.0, fit: Cal
     timestep_ps : float
         Frame spacing in ps.
     fit : callable, optional
-        ``fit(features, lag) -> model`` with ``model.eigenvalues``; default :func:`linear_fit`.
+        ``fit(features, lag, features_right=None) -> model`` with ``model.eigenvalues``;
+        default :func:`linear_fit` (reversible).
     k : int, optional
         Number of timescales kept (default: all, i.e. m).
     n_bootstrap : int
@@ -246,17 +266,26 @@ def its_vs_lag(features, lags: Sequence[int], timestep_ps: float = 1.0, fit: Cal
     confidence : float
         Level of the percentile interval.
     n_blocks : int
-        Blocks per trajectory when there is a single trajectory.
+        Minimum number of resampling units: with fewer trajectories, contiguous blocks are resampled
+        (see :func:`bootstrap_units`).
     seed : int
         Seed of the resampling.
     progress : bool
         Show a tqdm progress bar over bootstrap samples.
+    features_right : list of ndarray, optional
+        Right-lobe functions g per trajectory (models with separate lobes); pairs are
+        ``(features[i][t], features_right[i][t + lag])``.
 
     Returns
     -------
     ITSResult
     """
     feats = as_array_list(features, "feature")
+    right = None
+    if features_right is not None:
+        right = as_array_list(features_right, "right-lobe feature")
+        if [r.shape for r in right] != [f.shape for f in feats]:
+            raise InputError("features_right must have the same shapes as features (one array per trajectory).")
     fit = fit or linear_fit()
     lags_arr = np.unique(np.asarray([int(x) for x in lags], dtype=np.int64))
     if lags_arr.size == 0 or lags_arr.min() < 1:
@@ -275,7 +304,7 @@ def its_vs_lag(features, lags: Sequence[int], timestep_ps: float = 1.0, fit: Cal
     models = []
     point = np.full((len(lags_arr), k), np.nan)
     for i, lag in enumerate(lags_arr):
-        m = fit(feats, int(lag))
+        m = fit(feats, int(lag)) if right is None else fit(feats, int(lag), right)
         models.append(m)
         point[i] = _timescales_of(m, int(lag), timestep_ps, k)
 
@@ -283,7 +312,7 @@ def its_vs_lag(features, lags: Sequence[int], timestep_ps: float = 1.0, fit: Cal
     resampling = "none"
     if n_bootstrap and n_bootstrap > 0:
         units = bootstrap_units([len(f) for f in feats], n_blocks=n_blocks)
-        resampling = "trajectories" if len(feats) >= 2 else "blocks"
+        resampling = "trajectories" if len(units) == len(feats) else "blocks"
         if len(units) < 2:
             log.warning("Only one resampling unit; no bootstrap interval.")
         else:
@@ -296,13 +325,17 @@ def its_vs_lag(features, lags: Sequence[int], timestep_ps: float = 1.0, fit: Cal
                 it = tqdm(it, desc="bootstrap ITS", unit="sample")
             for b in it:
                 pick = rng.integers(0, len(units), size=len(units))
-                sub = [feats[units[j][0]][units[j][1]:units[j][2]] for j in pick]
+                sub = [(units[j][0], units[j][1], units[j][2]) for j in pick]
                 for i, lag in enumerate(lags_arr):
-                    use = [s for s in sub if len(s) > lag]
+                    use = [(t, a, b) for t, a, b in sub if b - a > lag]
                     if not use:
                         continue
+                    left = [feats[t][a:b] for t, a, b in use]
                     try:
-                        m = fit(use, int(lag))
+                        if right is None:
+                            m = fit(left, int(lag))
+                        else:
+                            m = fit(left, int(lag), [right[t][a:b] for t, a, b in use])
                     except (InputError, np.linalg.LinAlgError) as exc:  # degenerate resample
                         log.debug("bootstrap sample %d, lag %d skipped: %s", b, lag, exc)
                         continue

@@ -1,9 +1,114 @@
-"""`mdkoop transform`: compute CVs for trajectories."""
+"""``mdkoop transform``: compute the learned CVs for trajectories.
+
+Writes one ``(n_frames, k)`` float64 array per input trajectory into an ``.npz``
+file, under the keys ``traj0``, ``traj1``, ... in input order. The file is
+written under a temporary name and renamed at the end.
+"""
 
 from __future__ import annotations
 
-from ._pending import register_pending
+import logging
+from pathlib import Path
+
+from ..errors import InputError, MissingFileError, OutputExistsError
+
+log = logging.getLogger("mdkoop.cli")
 
 
 def register(sub):
-    return register_pending(sub, "transform", "compute CVs for trajectories", 5)
+    p = sub.add_parser(
+        "transform",
+        help="compute CVs (singular or eigenfunctions) of a fitted model for trajectories",
+        description="Compute the slow CVs of a fitted run for every frame of the given trajectories. "
+        "Writes CVS.npz with one (n_frames, k) array per trajectory, keys traj0, traj1, ... in input order. "
+        "For models on feature arrays (MLP encoder), give .npy files of shape (n_frames, n_features) instead.",
+    )
+    p.add_argument("run", help="run directory of `mdkoop fit` (holds model.pt and model.json)")
+    p.add_argument("trajectories", nargs="+", metavar="TRAJ", help="trajectory files (xtc, dcd, nc, ...) or .npy features")
+    p.add_argument("--top", help="topology (pdb, gro, psf, prmtop) of the trajectories; needed for formats without one")
+    p.add_argument("--out", required=True, help="output .npz file")
+    p.add_argument("--kind", choices=("singular", "eigen"), default="singular",
+                   help="left singular functions (default) or Koopman eigenfunctions")
+    p.add_argument("--k", type=int, default=None, help="number of CVs, slowest first (default: all)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    p.set_defaults(func=run)
+    return p
+
+
+def _load_inputs(paths: list[str], model, top):
+    import numpy as np
+
+    for p in paths:
+        if not Path(p).exists():
+            raise MissingFileError(f"The trajectory {p!r} does not exist.")
+    if top is not None and not Path(top).is_file():
+        raise MissingFileError(f"The topology {top!r} does not exist.")
+    npy = [p.endswith(".npy") for p in paths]
+    if any(npy):
+        if not all(npy):
+            raise InputError("Do not mix .npy feature files with trajectory files in one call.")
+        if model.encoder_config.kind == "schnet":
+            raise InputError("This model reads atom positions (SchNet encoder): give trajectory files and --top, not .npy.")
+        return [np.load(p, allow_pickle=False) for p in paths]
+    if model.encoder_config.kind != "schnet":
+        raise InputError(
+            f"This model was trained on feature arrays ({model.encoder_config.kind} encoder), not on atom positions: "
+            "compute the same features and give them as .npy files of shape (n_frames, n_features)."
+        )
+    return list(paths)
+
+
+def transform_to_npz(run_dir, trajectories, out, top=None, kind="singular", k=None, overwrite=False,
+                     device="auto") -> dict:
+    """Compute CVs of the model in ``run_dir`` for ``trajectories`` and write them to ``out`` (.npz).
+
+    Parameters
+    ----------
+    run_dir : path-like
+        Run directory of ``mdkoop fit``.
+    trajectories : list of str
+        Trajectory files (with ``top``) or ``.npy`` feature files for feature models.
+    out : path-like
+        Output ``.npz``; keys ``traj0``, ``traj1``, ... each (n_frames, k) float64.
+    top : str, optional
+        Topology file.
+    kind : {"singular", "eigen"}
+    k : int, optional
+    overwrite : bool
+    device : str
+
+    Returns
+    -------
+    dict of str -> ndarray
+        What was written.
+    """
+    import numpy as np
+
+    from ..training.model import load_model
+    from ..utils.files import atomic_file
+
+    out = Path(out)
+    if out.suffix != ".npz":
+        raise InputError(f"--out {str(out)!r} must end with .npz.")
+    if out.exists() and not overwrite:
+        raise OutputExistsError(f"The output {str(out)!r} already exists. Choose another path or pass --overwrite.")
+    model = load_model(run_dir)
+    data = _load_inputs([str(t) for t in trajectories], model, top)
+    cvs = {}
+    for i, item in enumerate(data):
+        arr = model.transform([item] if not isinstance(item, str) else item, kind=kind, k=k, top=top, device=device)
+        if len(arr) != 1:
+            raise InputError(f"The input {trajectories[i]!r} gave {len(arr)} trajectories; expected one.")
+        cvs[f"traj{i}"] = np.asarray(arr[0], dtype=np.float64)
+        log.info("%s: %d frames -> %d CVs", trajectories[i], cvs[f"traj{i}"].shape[0], cvs[f"traj{i}"].shape[1])
+    with atomic_file(out, "wb", overwrite=overwrite) as fh:
+        np.savez(fh, **cvs)
+    return cvs
+
+
+def run(args) -> int:
+    transform_to_npz(args.run, args.trajectories, args.out, top=args.top, kind=args.kind, k=args.k,
+                     overwrite=args.overwrite, device=args.device)
+    print(args.out)
+    return 0

@@ -1,0 +1,365 @@
+"""``analyze_run``: everything ``mdkoop analyze`` computes for a fitted run, written to RUN/analysis/.
+
+Steps: load the model and its data (the store recorded in config.json unless
+another is given), learned features and CVs, implied timescales vs lag
+(re-estimation with bootstrap CIs, or retraining with ``retrain=True``), the
+CK test, VAMP scores, RMSD to a reference, the figures, summary.json and
+report.html. The output directory is created atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError, InputError, LagError, MissingFileError, ModelFormatError
+from ..utils.files import atomic_dir, atomic_file
+from . import plots
+from .cktest import ck_test_cvs
+from .report import write_report
+from .scores import vamp_scores
+from .timescales import ITSResult, default_lags, its_vs_lag, linear_fit
+
+__all__ = ["analyze_run", "resolve_store", "parse_lags", "retrain_its", "SUMMARY_KEYS"]
+
+log = logging.getLogger("mdkoop.analysis")
+
+#: Keys that summary.json always holds.
+SUMMARY_KEYS = (
+    "run_dir", "store", "n_frames", "n_trajectories", "timestep_ps", "lag_ps", "lag_frames", "method",
+    "timescales_ps", "timescales_ci_lower_ps", "timescales_ci_upper_ps", "confidence", "singular_values",
+    "eigenvalues", "vamp2_train", "vampe_train", "vamp2_test", "vampe_test", "vamp_test_reason",
+    "implied_timescales", "ck_test", "ck_test_reason", "files", "mdkoop_version",
+)
+
+
+def _read_config(run_dir: Path) -> dict:
+    p = run_dir / "config.json"
+    if not p.is_file():
+        return {}
+    try:
+        return json.loads(p.read_text())
+    except json.JSONDecodeError as exc:
+        raise ModelFormatError(f"{str(p)!r} is not valid JSON: {exc}.") from exc
+
+
+def resolve_store(run_dir, store=None):
+    """The store to analyse: ``store`` if given, else the one recorded in the run's config.json.
+
+    Parameters
+    ----------
+    run_dir : path
+        Run directory of ``mdkoop fit``.
+    store : path or TrajectoryStore, optional
+
+    Returns
+    -------
+    mdkoop.io.store.TrajectoryStore
+    """
+    from ..io.store import TrajectoryStore
+
+    if store is not None and not isinstance(store, (str, Path)):
+        return store
+    if store is None:
+        rec = (_read_config(Path(run_dir)).get("data") or {}).get("store")
+        if not rec:
+            raise ConfigError(
+                f"The run {str(run_dir)!r} records no store in config.json (it was fitted on arrays): "
+                "give the data with --store."
+            )
+        if not Path(rec).is_dir():
+            raise MissingFileError(
+                f"The store recorded in {str(Path(run_dir) / 'config.json')!r} ({rec!r}) no longer exists: "
+                "give its new location with --store."
+            )
+        store = rec
+    if not Path(store).is_dir():
+        raise MissingFileError(f"The store {str(store)!r} does not exist (create it with `mdkoop prepare`).")
+    return TrajectoryStore.open(store)
+
+
+def parse_lags(values, timestep_ps: float) -> list[int]:
+    """Lags from the command line (frames, or times with a unit such as ``200ps``) to frames.
+
+    Parameters
+    ----------
+    values : list of str or int
+        May contain comma-separated items.
+    timestep_ps : float
+        Frame spacing in ps.
+
+    Returns
+    -------
+    list of int (ascending, unique)
+    """
+    from ..units import lag_to_frames
+
+    items = []
+    for v in values:
+        items.extend(x for x in str(v).split(",") if x.strip())
+    if not items:
+        raise LagError("--lags is empty: give lags in frames or as times, e.g. --lags 100ps 200ps 500ps 1ns.")
+    return sorted({lag_to_frames(x.strip(), timestep_ps) for x in items})
+
+
+def retrain_its(run_dir, store, lags: list[int], timestep_ps: float, progress: bool = False) -> ITSResult:
+    """Retrain the encoder at every lag with the run's settings; timescales of each retrained model.
+
+    Parameters
+    ----------
+    run_dir : path
+        The run whose config.json gives encoder and training settings.
+    store : TrajectoryStore
+        Training data.
+    lags : list of int
+        Lags in frames.
+    timestep_ps : float
+        Frame spacing in ps.
+    progress : bool
+        Show a progress bar over lags.
+
+    Returns
+    -------
+    ITSResult
+        Without confidence intervals (``resampling == "retrain"``).
+    """
+    from ..training.config import FitConfig
+    from ..training.estimator import KoopmanSVD
+
+    cfg_path = Path(run_dir) / "config.json"
+    if not cfg_path.is_file():
+        raise ModelFormatError(f"--retrain needs the run's settings, but {str(cfg_path)!r} is missing.")
+    cfg = FitConfig.load(cfg_path)
+    enc, tr = cfg.encoder, cfg.train
+    if enc.kind != "schnet":
+        raise ConfigError("--retrain is available for SchNet runs on a store; this run used a "
+                          f"{enc.kind!r} encoder on arrays (retrain it with the Python API at each lag).")
+    opts = {k: getattr(enc, k) for k in ("n_atom_basis", "n_interactions", "n_rbf", "cutoff", "pooling",
+                                          "implementation")}
+    opts.update({k: getattr(tr, k) for k in ("weight_decay", "grad_clip", "schedule", "patience", "method")})
+    k = tr.n_modes - 1
+    point = np.full((len(lags), k), np.nan)
+    models = []
+    it = lags
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(lags, desc="retrain per lag", unit="lag")
+    for i, lag in enumerate(it):
+        log.info("retraining at lag %d frames (%g ps)", lag, lag * timestep_ps)
+        est = KoopmanSVD(lagtime=int(lag), n_modes=tr.n_modes, encoder="schnet", loss=tr.loss, nesting=tr.nesting,
+                         epochs=tr.epochs, batch_size=tr.batch_size, lr=tr.lr, device=tr.device, seed=tr.seed,
+                         lobes=enc.lobes, val_fraction=tr.val_fraction, select=(cfg.data or {}).get("select"),
+                         **opts)
+        m = est.fit(store).fetch_model()
+        models.append(m)
+        ts = np.asarray(m.timescales(), dtype=np.float64)[:k]
+        point[i, : len(ts)] = -np.sort(-ts)
+    return ITSResult(lags=np.asarray(lags, dtype=np.int64), timestep_ps=float(timestep_ps), timescales_ps=point,
+                     ci_lower=None, ci_upper=None, samples_ps=None, confidence=0.95, resampling="retrain",
+                     models=models)
+
+
+def _model_features(model, data):
+    left = model.features(data, side="left")
+    right = model.features(data, side="right") if model.encoder_g is not None else None
+    return left, right
+
+
+def _finite_list(a) -> list:
+    return [float(v) if np.isfinite(v) else None for v in np.asarray(a, dtype=np.float64)]
+
+
+def _eigen_list(ev) -> list:
+    ev = np.asarray(ev)
+    if np.iscomplexobj(ev) and np.any(np.abs(ev.imag) > 1e-12):
+        return [{"real": float(v.real), "imag": float(v.imag)} for v in ev]
+    return [float(v) for v in np.real(ev)]
+
+
+def analyze_run(run_dir, store=None, test_store=None, lags=None, reference=None, retrain: bool = False,
+                n_bootstrap: int = 100, confidence: float = 0.95, n_sets: int = 2, n_clusters: int = 50,
+                ck_multiples: int = 4, overwrite: bool = False, out=None, seed: int = 0,
+                progress: bool = False) -> dict:
+    """Analyse a fitted run and write ``RUN/analysis/`` (summary.json, PNG figures, report.html).
+
+    Parameters
+    ----------
+    run_dir : path
+        Run directory of ``mdkoop fit``.
+    store : path or TrajectoryStore, optional
+        Data to analyse (default: the store recorded in config.json).
+    test_store : path or TrajectoryStore, optional
+        Held-out data for VAMP-2/VAMP-E test scores.
+    lags : list of int or str, optional
+        Lags in frames or times (``"200ps"``); default: a geometric list around the training lag.
+    reference : path, optional
+        Reference structure (PDB); the free-energy figure then shows the RMSD to it (nm).
+    retrain : bool
+        Retrain the encoder at each lag instead of re-estimating on the learned features.
+    n_bootstrap : int
+        Bootstrap samples for the ITS confidence intervals.
+    confidence : float
+        Confidence level of the intervals.
+    n_sets, n_clusters, ck_multiples : int
+        CK test: PCCA+ sets, k-means states, and lags up to ``ck_multiples`` times the training lag.
+    overwrite : bool
+        Replace an existing analysis directory.
+    out : path, optional
+        Output directory (default ``RUN/analysis``).
+    seed : int
+        Seed of bootstrap and k-means.
+    progress : bool
+        Progress bars.
+
+    Returns
+    -------
+    dict
+        The content of summary.json.
+    """
+    from .. import __version__
+    from ..training.model import load_model
+
+    run_dir = Path(run_dir)
+    out = Path(out) if out is not None else run_dir / "analysis"
+    if out.exists() and not overwrite:
+        from ..errors import OutputExistsError
+
+        raise OutputExistsError(f"The analysis directory {str(out)!r} already exists: pass --overwrite to replace it.")
+    model = load_model(run_dir)
+    if model.encoder_config.kind != "schnet":
+        raise ConfigError(
+            f"`mdkoop analyze` works on runs fitted on a store (SchNet encoder); {str(run_dir)!r} holds an "
+            f"{model.encoder_config.kind!r} model on arrays: use mdkoop.analysis.its_vs_lag / ck_test_cvs on its "
+            "features from Python."
+        )
+    st = resolve_store(run_dir, store)
+    timestep_ps = float(st.timestep_ps)
+    if model.time_unit == "ps" and abs(model.timestep - timestep_ps) > 1e-6 * timestep_ps:
+        raise InputError(
+            f"The store {str(st.path)!r} has {timestep_ps:g} ps between frames, but the model was trained on "
+            f"{model.timestep:g} ps frames: analyse a store with the training frame spacing."
+        )
+    lag = int(model.lagtime)
+    lengths = np.asarray(st.trajectory_lengths)
+    log.info("analysing %s on %s (%d trajectories, %d frames, %g ps/frame, lag %d frames)", run_dir, st.path,
+             len(lengths), int(lengths.sum()), timestep_ps, lag)
+
+    left, right = _model_features(model, st)
+    k = model.n_modes - 1
+    lag_list = parse_lags(lags, timestep_ps) if lags else default_lags(lag, int(lengths.max()))
+    if lag not in lag_list and lag < lengths.max():
+        lag_list = sorted(set(lag_list) | {lag})
+    if retrain:
+        its = retrain_its(run_dir, st, lag_list, timestep_ps, progress=progress)
+        boot = its_vs_lag(left, [lag], timestep_ps, fit=linear_fit(reversible=model.linear.reversible), k=k,
+                          n_bootstrap=n_bootstrap, confidence=confidence, seed=seed, features_right=right)
+    else:
+        its = its_vs_lag(left, lag_list, timestep_ps, fit=linear_fit(reversible=model.linear.reversible), k=k,
+                         n_bootstrap=n_bootstrap, confidence=confidence, seed=seed, progress=progress,
+                         features_right=right)
+        boot = its
+    at_lag = boot.at_lag(lag)
+    model_ts = np.asarray(model.timescales(), dtype=np.float64)
+
+    summary: dict = {
+        "run_dir": str(run_dir.absolute()),
+        "store": str(Path(st.path).absolute()),
+        "n_frames": int(lengths.sum()),
+        "n_trajectories": int(len(lengths)),
+        "timestep_ps": timestep_ps,
+        "lag_ps": lag * timestep_ps,
+        "lag_frames": lag,
+        "method": "reversible" if model.linear.reversible else "nonreversible",
+        "timescales_ps": _finite_list(model_ts),
+        "timescales_ci_lower_ps": at_lag["ci_lower_ps"],
+        "timescales_ci_upper_ps": at_lag["ci_upper_ps"],
+        "timescales_reestimated_ps": at_lag["timescales_ps"],
+        "confidence": confidence,
+        "singular_values": _finite_list(model.singular_values),
+        "eigenvalues": _eigen_list(model.eigenvalues),
+        "mdkoop_version": __version__,
+    }
+    its_d = its.to_dict()
+    its_d["mode"] = "retrain" if retrain else "reestimate"
+    summary["implied_timescales"] = its_d
+
+    train_scores = vamp_scores(model.linear, left, lag, right)
+    summary["vamp2_train"] = train_scores["vamp2"]
+    summary["vampe_train"] = train_scores["vampe"]
+    summary["vamp2_test"] = summary["vampe_test"] = None
+    summary["vamp_test_reason"] = None
+    if test_store is not None:
+        ts = resolve_store(run_dir, test_store)
+        tl, tr_ = _model_features(model, ts)
+        try:
+            test_scores = vamp_scores(model.linear, tl, lag, tr_)
+            summary["vamp2_test"] = test_scores["vamp2"]
+            summary["vampe_test"] = test_scores["vampe"]
+            summary["test_store"] = str(Path(ts.path).absolute())
+        except LagError as exc:
+            summary["vamp_test_reason"] = f"test store too short: {exc}"
+    else:
+        summary["vamp_test_reason"] = ("no --test-store given: test scores need trajectories that training never "
+                                       "saw (vamp2_train is on the analysed store, which includes the training data)")
+
+    cvs = [np.asarray(model.linear.transform_features(F, kind="singular"), dtype=np.float64) for F in left]
+    n_ck = int(min(k, max(2, n_sets)))
+    summary["ck_test"] = None
+    summary["ck_test_reason"] = None
+    ck = None
+    try:
+        ck = ck_test_cvs([c[:, :n_ck] for c in cvs], lag, timestep_ps=timestep_ps, n_sets=n_sets,
+                         n_clusters=n_clusters, multiples=ck_multiples, seed=seed)
+        summary["ck_test"] = ck.to_dict()
+        summary["ck_test"]["n_cvs"] = n_ck
+    except (InputError, LagError) as exc:
+        summary["ck_test_reason"] = f"CK test not possible: {exc}"
+        log.warning("%s", summary["ck_test_reason"])
+
+    rmsd = None
+    if reference is not None:
+        from ..io.inputs import as_position_list
+        from .rmsd import reference_for_atoms, rmsd_to_reference
+
+        atoms = model.atoms or {}
+        ref = reference_for_atoms(reference, atoms.get("indices"), atoms.get("names"))
+        pos = as_position_list(st, atom_indices=atoms.get("indices"), atom_names=atoms.get("names"))
+        rmsd = np.concatenate(rmsd_to_reference(pos, ref))
+        summary["reference"] = str(Path(reference).absolute())
+        summary["rmsd_nm"] = {"min": float(rmsd.min()), "median": float(np.median(rmsd)), "max": float(rmsd.max())}
+
+    with atomic_dir(out, overwrite=overwrite, what="analysis directory") as tmp:
+        images = {}
+        images["its"] = plots.plot_implied_timescales(
+            its.lags_ps, its.timescales_ps, tmp / "implied_timescales.png", its.ci_lower, its.ci_upper,
+            training_lag_ps=lag * timestep_ps,
+            title="Implied timescales" + (" (retrained per lag)" if retrain else " (re-estimated on learned features)"))
+        if ck is not None:
+            images["ck"] = plots.plot_ck_test(ck.lagtimes_ps, ck.predictions, ck.estimates, tmp / "ck_test.png")
+        images["spectrum"] = plots.plot_spectrum(model.singular_values, tmp / "spectrum.png",
+                                                 eigenvalues=model.eigenvalues)
+        allcv = np.concatenate(cvs)
+        if allcv.shape[1] >= 2:
+            images["fes"] = plots.plot_free_energy(allcv[:, 0], allcv[:, 1], tmp / "free_energy.png", rmsd=rmsd,
+                                                   rmsd_unit="nm", labels=("CV 1 (slowest singular function)",
+                                                                           "CV 2"))
+        else:
+            log.info("only one CV: free-energy profile along CV 1")
+            images["fes"] = plots.plot_free_energy_1d(allcv[:, 0], tmp / "free_energy.png", rmsd=rmsd,
+                                                      rmsd_unit="nm", label="CV 1 (slowest singular function)")
+        images["cv"] = plots.plot_cv_timeseries(cvs, timestep_ps, tmp / "cv_timeseries.png")
+        metrics = run_dir / "metrics.csv"
+        if metrics.is_file():
+            p = plots.plot_training_curves(metrics, tmp / "training_curves.png")
+            if p is not None:
+                images["training"] = p
+        summary["files"] = sorted([p.name for p in images.values()] + ["summary.json", "report.html"])
+        with atomic_file(tmp / "summary.json", "w") as fh:
+            json.dump(summary, fh, indent=2)
+        write_report(tmp / "report.html", summary, images, title=f"mdkoop analysis of {run_dir.name}")
+    log.info("analysis written to %s", out)
+    return summary
