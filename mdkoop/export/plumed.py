@@ -131,7 +131,7 @@ def plumed_input(
     w("")
     w("# --- Enhanced sampling on the CVs: uncomment ONE of the two blocks (and add its bias to PRINT). ---")
     w("# SIGMA is a kernel width in CV units: the typical fluctuation of each CV within one lag time")
-    w("# on the training data (mdkoop's estimate is written below; halve it for finer resolution).")
+    w("# on the training data (mdkoop's estimate is filled in below; halve it for finer resolution).")
     w("# OPES_METAD (recommended): BARRIER is the free-energy barrier to overcome in kJ/mol (about 40 for")
     w("# CLN025 folding at 340 K; set a bit above the barrier you expect); PACE is the number of MD steps")
     w("# between kernel depositions (500 steps = 1 ps with a 2 fs time step).")
@@ -181,11 +181,20 @@ def plumed_readme(meta: dict[str, Any], stats: dict[str, Any] | None = None, *, 
         "",
         "## Requirements",
         "",
-        "- PLUMED >= 2.9 configured with LibTorch: download the LibTorch C++ library (CPU or CUDA) whose version"
-        f" matches the PyTorch that exported the model (torch {meta.get('torch_version', '?')}), then"
-        " `./configure --enable-libtorch --enable-modules=pytorch+opes CPPFLAGS=-I$LIBTORCH/include"
-        " -I$LIBTORCH/include/torch/csrc/api/include LDFLAGS=-L$LIBTORCH/lib` (see the PLUMED `PYTORCH` module"
-        " page). Check with `plumed config has libtorch`.",
+        "- PLUMED >= 2.9 with its `pytorch` module and LibTorch (the PLUMED `PYTORCH` module page describes it):"
+        " download the LibTorch C++ library (CPU, or CUDA for GPU runs) of the same version as the PyTorch that"
+        f" exported this model (torch {meta.get('torch_version', '?')}; an older LibTorch may refuse a newer"
+        " TorchScript file), unzip it, then",
+        "",
+        "  ```",
+        "  LIBTORCH=$PWD/libtorch",
+        "  export CPATH=$LIBTORCH/include/torch/csrc/api/include:$LIBTORCH/include:$LIBTORCH/include/torch:$CPATH",
+        "  export LIBRARY_PATH=$LIBTORCH/lib:$LIBRARY_PATH LD_LIBRARY_PATH=$LIBTORCH/lib:$LD_LIBRARY_PATH",
+        "  ./configure --enable-libtorch --enable-modules=pytorch+opes && make -j && make install",
+        "  ```",
+        "",
+        "  `configure` must report `checking libtorch ... yes` (otherwise it only warns"
+        " `cannot enable __PLUMED_HAS_LIBTORCH` and `PYTORCH_MODEL` will be missing).",
         "- An MD engine patched with that PLUMED: GROMACS (`plumed patch -p`) or LAMMPS (`make yes-plumed`).",
         "- The simulated system must contain the model's atoms with the same serial numbers as the topology the"
         " model was trained on (`atom_indices` in `metadata.json`, 0-based; `plumed.dat` uses them 1-based)."
@@ -219,9 +228,13 @@ def plumed_readme(meta: dict[str, Any], stats: dict[str, Any] | None = None, *, 
         "Recompute the CVs on an existing trajectory of the same system and compare with `mdkoop transform`:",
         "",
         "```",
-        "plumed driver --plumed plumed.dat --mf_xtc traj.xtc --timestep 0.002 --trajectory-stride 1",
+        "plumed driver --plumed plumed.dat --ixtc traj.xtc --timestep 0.002 --trajectory-stride 500",
         "cat COLVAR",
         "```",
+        "",
+        "(`--trajectory-stride 500` numbers the frames as MD steps 0, 500, 1000, ..., so `PRINT STRIDE=500`"
+        " writes every frame.) The trajectory must hold the whole system with the simulation's atom numbering."
+        " In Python, `mdkoop.load_model(RUN).transform('traj.xtc', top='system.pdb')` gives the reference values.",
         "",
         f"The log must show `Number of input: {3 * n}` and `Number of outputs: {len(cvs)}` for `PYTORCH_MODEL`.",
     ]

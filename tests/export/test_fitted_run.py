@@ -1,0 +1,82 @@
+"""Export of a real fitted run (SchNet on adenylate-kinase CA atoms) through the CLI; checks in a fresh process."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from mdkoop.cli.main import main
+
+from ._fresh import check_gradient, run_fresh
+
+
+@pytest.fixture(scope="module")
+def fitted_run(mdatests, tmp_path_factory):
+    """A real `fit` run: store of the 214 CA atoms of ADK (98 frames, 1 ps), small SchNet, 3 epochs."""
+    from mdkoop.io.store import prepare
+    from mdkoop.training.estimator import KoopmanSVD
+    from mdkoop.training.model import load_model
+
+    root = tmp_path_factory.mktemp("fitted")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        store = prepare(mdatests["psf"], [mdatests["dcd"]], root / "store", select="name CA", timestep_ps=1.0)
+        KoopmanSVD(lagtime=2, n_modes=4, encoder="schnet", epochs=3, lr=3e-3, batch_size=16, device="cpu", seed=0,
+                   n_atom_basis=16, n_interactions=2, n_rbf=10, cutoff=0.8, val_fraction=0.2,
+                   run_dir=root / "run").fit(store)
+        model = load_model(root / "run")
+        cvs = model.transform(store)[0]
+    return {"run": root / "run", "store": store, "model": model, "cvs": cvs, "root": root}
+
+
+def test_cli_export_all_formats_reload_without_mdkoop(fitted_run, adk_frames, tmp_path):
+    run, model = fitted_run["run"], fitted_run["model"]
+    n_cv = fitted_run["cvs"].shape[1]
+    files = []
+    for fmt in ("torchscript", "plumed", "openmm"):
+        assert main(["-q", "export", str(run), "--format", fmt, "--out", str(tmp_path / fmt)]) == 0
+        meta = json.loads((tmp_path / fmt / "metadata.json").read_text())
+        assert meta["atom_indices"] == model.atoms["indices"] and meta["atom_names"] == model.atoms["names"]
+        assert meta["cvs"] == list(range(1, n_cv + 1)) and meta["kind"] == "singular"
+        assert meta["lagtime_frames"] == 2 and meta["lagtime_ps"] == 2.0 and meta["cutoff_nm"] == 0.8
+        assert meta["cv_stats"]["n_frames"] == 98  # ranges from the training store
+        files += [tmp_path / fmt / f for f in {"torchscript": ["cv_model.pt"], "plumed": ["model.ptc"]}.get(fmt, meta.get("files", []))]
+    assert len(files) == 2 + n_cv
+
+    xyz = adk_frames["xyz"]  # the first frames of the same DCD, whole system
+    res = run_fresh(files, xyz, tmp_path)
+    expected = fitted_run["cvs"][: len(xyz)]
+    for k, f in enumerate(files):
+        cols = [res["meta"][k]["openmm_cv"] - 1] if f.name.startswith("cv_") and f.name != "cv_model.pt" else list(range(n_cv))
+        np.testing.assert_allclose(res["out"][k], expected[:, cols], atol=1e-4, err_msg=str(f))
+
+    # autograd gradients of the PLUMED model (from the fresh process) against finite differences
+    idx = np.asarray(model.atoms["indices"])
+    m = torch.jit.load(str(files[1]))
+    for j in range(n_cv):
+        check_gradient(lambda x, j=j: m(torch.tensor(x.reshape(1, -1), dtype=torch.float32))[0, j],
+                       xyz[0, idx], res["grad"][1][j].reshape(-1, 3))
+
+
+def test_cli_plumed_dat_matches_run(fitted_run, tmp_path):
+    out = tmp_path / "pl"
+    assert main(["-q", "export", str(fitted_run["run"]), "--format", "plumed", "--out", str(out), "--cvs", "1"]) == 0
+    text = (out / "plumed.dat").read_text()
+    atoms = [int(ln.split("ATOM=")[1].split()[0]) for ln in text.splitlines() if ": POSITION ATOM=" in ln]
+    assert atoms == [i + 1 for i in fitted_run["model"].atoms["indices"]]
+    assert "PYTORCH_MODEL FILE=model.ptc ARG=p1.x,p1.y,p1.z,p2.x" in text
+
+
+def test_cli_refusals(fitted_run, tmp_path, capsys):
+    out = tmp_path / "x"
+    assert main(["export", str(fitted_run["run"]), "--format", "plumed", "--out", str(out), "--cvs", "0"]) == 2
+    assert "CV number 0 is out of range" in capsys.readouterr().err and not out.exists()
+    out.mkdir()
+    assert main(["export", str(fitted_run["run"]), "--format", "torchscript", "--out", str(out)]) == 2
+    assert "--overwrite" in capsys.readouterr().err and list(out.iterdir()) == []
+    assert main(["export", str(tmp_path / "norun"), "--format", "plumed", "--out", str(tmp_path / "y")]) == 2
+    assert "does not exist" in capsys.readouterr().err and not (tmp_path / "y").exists()
