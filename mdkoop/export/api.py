@@ -69,6 +69,8 @@ class ExportSpec:
     timescales_ps : numpy.ndarray, shape (n_available,), optional
     samples : list of numpy.ndarray (T_i, n_available), optional
         CV values on the training data, for ranges and kernel widths.
+    samples_stride : int
+        Frame stride of ``samples`` relative to the model's frames (for the lag in frames).
     """
 
     features: nn.Module
@@ -85,6 +87,7 @@ class ExportSpec:
     values: np.ndarray | None = None
     timescales_ps: np.ndarray | None = None
     samples: list[np.ndarray] | None = None
+    samples_stride: int = 1
 
     @property
     def n_available(self) -> int:
@@ -296,7 +299,8 @@ def export_spec(spec: ExportSpec, out: str | os.PathLike, format: str = "torchsc
     cv = CVModule(spec.features, weight[:, sel], bias[sel], n_atoms).eval()
     stats = None
     if spec.samples:
-        stats = cv_statistics([np.asarray(s)[:, sel] for s in spec.samples], spec.lagtime_frames)
+        lag = max(1, round(spec.lagtime_frames / max(1, spec.samples_stride)))
+        stats = cv_statistics([np.asarray(s)[:, sel] for s in spec.samples], lag)
     meta = _metadata(spec, chosen, format, stats)
 
     # Compile everything before touching the disk, so a failure writes nothing.

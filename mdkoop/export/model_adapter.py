@@ -15,9 +15,26 @@ from ..errors import ConfigError, ModelFormatError
 from ..utils.logging import get_logger
 from .torchscript import FrameEncoderFeatures, GraphEncoderFeatures
 
-__all__ = ["adapt_model", "training_data_path"]
+__all__ = ["adapt_model", "training_data_path", "MAX_RANGE_FRAMES"]
 
 log = get_logger("export")
+
+#: At most this many frames (evenly strided) of a store are used for the CV ranges.
+MAX_RANGE_FRAMES = 20000
+
+
+def _range_data(data, n_atoms: int):
+    """``(data, stride)``: a large store of the model's atoms is strided to at most :data:`MAX_RANGE_FRAMES` frames."""
+    from ..io.store import TrajectoryStore
+
+    store = data if isinstance(data, TrajectoryStore) else None
+    if store is None and isinstance(data, (str, Path)) and (Path(data) / "store.json").is_file():
+        store = TrajectoryStore.open(data)
+    if store is None or store.n_frames <= MAX_RANGE_FRAMES or store.n_atoms != n_atoms:
+        return data, 1
+    stride = -(-store.n_frames // MAX_RANGE_FRAMES)
+    log.info("CV ranges from every %d-th frame of the %d frames of %s", stride, store.n_frames, store.path)
+    return [np.asarray(store.trajectory(i)[::stride]) for i in range(store.n_trajectories)], stride
 
 
 def training_data_path(model) -> Path | None:
@@ -66,9 +83,10 @@ def adapt_model(model, kind: str | None = None, data=None):
 
     if data is None:
         data = training_data_path(model)
-    samples = None
+    samples, stride = None, 1
     if data is not None:
         log.info("computing the CV ranges on %s", data)
+        data, stride = _range_data(data, len(z))
         samples = [np.asarray(s) for s in model.transform(data, kind=kind)]
     else:
         log.warning("the training data are not available: CV ranges and kernel widths are left out (pass --data STORE)")
@@ -77,5 +95,5 @@ def adapt_model(model, kind: str | None = None, data=None):
         atom_indices=np.asarray(atoms["indices"], dtype=np.int64), atom_names=list(atoms.get("names") or []),
         atomic_numbers=z, cutoff_nm=cutoff, lagtime_frames=int(model.lagtime),
         lagtime_ps=model.lagtime_ps, timestep_ps=float(model.timestep) if time_ps else None,
-        values=values, timescales_ps=timescales if time_ps else None, samples=samples,
+        values=values, timescales_ps=timescales if time_ps else None, samples=samples, samples_stride=stride,
     )

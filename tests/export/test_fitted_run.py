@@ -80,3 +80,18 @@ def test_cli_refusals(fitted_run, tmp_path, capsys):
     assert "--overwrite" in capsys.readouterr().err and list(out.iterdir()) == []
     assert main(["export", str(tmp_path / "norun"), "--format", "plumed", "--out", str(tmp_path / "y")]) == 2
     assert "does not exist" in capsys.readouterr().err and not (tmp_path / "y").exists()
+
+
+def test_eigen_kind_and_strided_ranges(fitted_run, tmp_path, monkeypatch):
+    """--kind eigen exports the eigenfunctions of transform(kind='eigen'); large stores are strided for ranges."""
+    from mdkoop.export import export_model, model_adapter
+
+    monkeypatch.setattr(model_adapter, "MAX_RANGE_FRAMES", 30)
+    model = fitted_run["model"]
+    out = export_model(model, tmp_path / "eig", format="torchscript", kind="eigen", cvs="1")
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["kind"] == "eigen" and meta["cv_stats"]["n_frames"] == 25  # every 4th of 98 frames
+    m = torch.jit.load(str(out / "cv_model.pt"))
+    pos = np.asarray(fitted_run["store"].trajectory(0)[:5])
+    expected = model.transform(pos, kind="eigen")[0][:, :1]
+    np.testing.assert_allclose(m(torch.tensor(pos)).detach().numpy(), expected, atol=1e-4)

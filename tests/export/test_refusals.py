@@ -65,3 +65,19 @@ def test_unwritable_directory_as_root_too(standin, tmp_path):
     with pytest.raises(MdkoopError):
         export_model(standin["spec"], blocker / "out", format="openmm")
     assert blocker.read_text() == "x" and [p.name for p in tmp_path.iterdir()] == ["file"]
+
+
+def test_cv_statistics_known_answer():
+    """Two metastable levels (-1, +1) with within-state noise 0.1: range and within-lag fluctuation."""
+    import numpy as np
+
+    from mdkoop.export import cv_statistics
+
+    rng = np.random.default_rng(0)
+    level = np.repeat([-1.0, 1.0, -1.0, 1.0], 500)
+    x = (level + 0.1 * rng.normal(size=level.size))[:, None]
+    st = cv_statistics([x[:1000], x[1000:]], lag_frames=20)
+    assert st["n_frames"] == 2000
+    assert abs(st["sigma"][0] - 0.1) < 0.01  # the noise, not the 1.0 spread between states
+    assert abs(st["std"][0] - 1.0) < 0.02
+    assert st["min"][0] == x.min() and st["max"][0] == x.max()
