@@ -71,6 +71,8 @@ class ExportSpec:
         CV values on the training data, for ranges and kernel widths.
     samples_stride : int
         Frame stride of ``samples`` relative to the model's frames (for the lag in frames).
+    topology : dict, optional
+        ``{"name", "n_atoms"}`` of the topology whose atom numbering ``atom_indices`` refer to.
     """
 
     features: nn.Module
@@ -88,6 +90,7 @@ class ExportSpec:
     timescales_ps: np.ndarray | None = None
     samples: list[np.ndarray] | None = None
     samples_stride: int = 1
+    topology: dict | None = None
 
     @property
     def n_available(self) -> int:
@@ -229,6 +232,7 @@ def _metadata(spec: ExportSpec, cvs: list[int], fmt: str, stats: dict | None) ->
         "n_atoms": int(len(spec.atom_indices)),
         "atom_indices": [int(i) for i in spec.atom_indices],
         "atom_indices_base": 0,
+        "topology": spec.topology,
         "atom_names": [str(a) for a in spec.atom_names],
         "atomic_numbers": [int(z) for z in spec.atomic_numbers],
         "cutoff_nm": float(spec.cutoff_nm),
@@ -327,7 +331,8 @@ def export_spec(spec: ExportSpec, out: str | os.PathLike, format: str = "torchsc
         if format == "plumed":
             (tmp / _plumed.PLUMED_FILE).write_text(_plumed.plumed_input(
                 spec.atom_indices, len(chosen), cv_numbers=chosen, atom_names=spec.atom_names,
-                sigma=None if stats is None else stats["sigma"], kind=spec.kind, lagtime_ps=spec.lagtime_ps))
+                sigma=None if stats is None else stats["sigma"], kind=spec.kind, lagtime_ps=spec.lagtime_ps,
+                topology=spec.topology))
             (tmp / "README.md").write_text(_plumed.plumed_readme(meta, stats))
         elif format == "openmm":
             from .openmm import openmm_readme

@@ -15,7 +15,7 @@ from ..errors import ConfigError, ModelFormatError
 from ..utils.logging import get_logger
 from .torchscript import FrameEncoderFeatures, GraphEncoderFeatures
 
-__all__ = ["adapt_model", "training_data_path", "MAX_RANGE_FRAMES"]
+__all__ = ["adapt_model", "training_data_path", "training_topology", "MAX_RANGE_FRAMES"]
 
 log = get_logger("export")
 
@@ -45,6 +45,20 @@ def training_data_path(model) -> Path | None:
         if isinstance(value, str) and Path(value).exists():
             return Path(value)
     return None
+
+
+def training_topology(model) -> dict | None:
+    """``{"name", "n_atoms"}`` of the topology the training store was prepared from (its atom numbering), or None."""
+    import json
+
+    path = training_data_path(model)
+    if path is None or not (path / "store.json").is_file():
+        return None
+    meta = json.loads((path / "store.json").read_text())
+    top = meta.get("topology") or {}
+    if not top.get("name"):
+        return None
+    return {"name": str(top["name"]), "n_atoms": meta.get("n_atoms_topology")}
 
 
 def adapt_model(model, kind: str | None = None, data=None):
@@ -96,4 +110,5 @@ def adapt_model(model, kind: str | None = None, data=None):
         atomic_numbers=z, cutoff_nm=cutoff, lagtime_frames=int(model.lagtime),
         lagtime_ps=model.lagtime_ps, timestep_ps=float(model.timestep) if time_ps else None,
         values=values, timescales_ps=timescales if time_ps else None, samples=samples, samples_stride=stride,
+        topology=training_topology(model),
     )

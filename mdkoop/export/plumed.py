@@ -61,6 +61,7 @@ def plumed_input(
     lagtime_ps: float | None = None,
     label: str = "cv",
     stride: int = 500,
+    topology: dict | None = None,
 ) -> str:
     """Text of ``plumed.dat`` for an exported model.
 
@@ -86,6 +87,8 @@ def plumed_input(
         Label of the ``PYTORCH_MODEL`` action.
     stride : int
         ``PRINT`` stride in MD steps.
+    topology : dict, optional
+        ``{"name", "n_atoms"}`` of the training topology, named in the header.
 
     Returns
     -------
@@ -107,6 +110,8 @@ def plumed_input(
     w("# Needs PLUMED >= 2.9 configured with LibTorch (--enable-libtorch); see README.md.")
     w("# Atom numbers are 1-based serial numbers of the simulated system and must match the topology")
     w("# the model was trained on (same atom order). Positions are passed to the model in nm.")
+    if topology:
+        w(f"# Training topology: {topology['name']} ({topology.get('n_atoms')} atoms); the numbers below refer to it.")
     w("UNITS LENGTH=nm ENERGY=kj/mol TIME=ps")
     w("")
     w("# Make the molecule whole across periodic boundaries before reading absolute positions.")
@@ -198,7 +203,10 @@ def plumed_readme(meta: dict[str, Any], stats: dict[str, Any] | None = None, *, 
         "- An MD engine patched with that PLUMED: GROMACS (`plumed patch -p`) or LAMMPS (`make yes-plumed`).",
         "- The simulated system must contain the model's atoms with the same serial numbers as the topology the"
         " model was trained on (`atom_indices` in `metadata.json`, 0-based; `plumed.dat` uses them 1-based)."
-        " Solvent and ions may be added after the protein without changing these numbers.",
+        " Solvent and ions may be added after the protein without changing these numbers."
+        + (f" The training topology was `{meta['topology']['name']}` ({meta['topology'].get('n_atoms')} atoms):"
+           " compare its atom names with the comments of the `POSITION` lines (and `atom_names` in `metadata.json`)."
+           if meta.get("topology") else ""),
         "",
         "## Units",
         "",
