@@ -42,7 +42,6 @@ from ..errors import (
     DeviceError,
     InputError,
     LagError,
-    MdkoopError,
     OutputExistsError,
     TrainingError,
 )
@@ -496,16 +495,9 @@ def _quiet_lightning(verbose: bool):
 
 
 def _fit_or_raise(trainer, module, train_loader, val_loader, plan: FitPlan, ckpt_dir: Path) -> None:
-    """``trainer.fit`` (resuming from ``plan.resume_ckpt``); turn non-finite failures into TrainingError."""
-    try:
-        trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
-                    ckpt_path=None if plan.resume_ckpt is None else str(plan.resume_ckpt), weights_only=True)
-    except MdkoopError:
-        raise
-    except (ValueError, RuntimeError) as exc:
-        if "non-finite" in str(exc).lower() or "nan" in str(exc).lower():
-            raise TrainingError(f"Training stopped: {exc}. The last good checkpoint is in {str(ckpt_dir)!r}.") from exc
-        raise
+    """``trainer.fit``, resuming from ``plan.resume_ckpt`` (loaded with ``weights_only=True``)."""
+    trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
+                ckpt_path=None if plan.resume_ckpt is None else str(plan.resume_ckpt), weights_only=True)
 
 
 def _train_and_estimate(est: KoopmanSVD, plan: FitPlan, workdir: Path) -> KoopmanModel | None:
@@ -516,11 +508,11 @@ def _train_and_estimate(est: KoopmanSVD, plan: FitPlan, workdir: Path) -> Koopma
 
 def _train_and_estimate_quiet(est: KoopmanSVD, plan: FitPlan, workdir: Path) -> KoopmanModel | None:
     import pytorch_lightning as pl
-    from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
+    from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
     from pytorch_lightning.loggers import CSVLogger
 
     from ..objectives.losses import make_loss
-    from .lightning import KoopmanLitModule, ResumableLoader, ThroughputCallback
+    from .lightning import KoopmanLitModule, ProgressBar, ResumableLoader, ThroughputCallback
 
     cfg = plan.config
     tc, ec = cfg.train, cfg.encoder
@@ -543,9 +535,8 @@ def _train_and_estimate_quiet(est: KoopmanSVD, plan: FitPlan, workdir: Path) -> 
     loss_kw = {"nesting": tc.nesting} if tc.loss == "lora" else {}
     loss = make_loss(tc.loss, **loss_kw)
     ckpt_dir = workdir / "checkpoints"
-    module = KoopmanLitModule(enc_f, enc_g, loss, tc, ckpt_dir=str(ckpt_dir))
-
     train_loader = ResumableLoader(_make_loader(plan.source, plan.train_pairs, tc.batch_size, True, tc.seed, True))
+    module = KoopmanLitModule(enc_f, enc_g, loss, tc, ckpt_dir=str(ckpt_dir), steps_per_epoch=len(train_loader))
     val_loader = None
     if plan.val_pairs is not None:
         val_loader = _make_loader(plan.source, plan.val_pairs, max(tc.batch_size, 256), False, tc.seed, False)
@@ -562,7 +553,7 @@ def _train_and_estimate_quiet(est: KoopmanSVD, plan: FitPlan, workdir: Path) -> 
         if tc.patience > 0:
             callbacks.append(EarlyStopping(monitor="val_vampe", mode="max", patience=tc.patience))
     if est.progress:
-        callbacks.append(TQDMProgressBar(refresh_rate=1))
+        callbacks.append(ProgressBar(refresh_rate=1))
     loggers = [CSVLogger(str(workdir), name="logs", version="")]
     try:
         import tensorboard  # noqa: F401

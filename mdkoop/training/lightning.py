@@ -38,6 +38,7 @@ __all__ = [
     "ResumableLoader",
     "KoopmanLitModule",
     "ThroughputCallback",
+    "ProgressBar",
 ]
 
 log = get_logger("training")
@@ -232,6 +233,18 @@ class ResumableLoader:
         self._resume = dict(state)
 
 
+class ProgressBar(pl.callbacks.TQDMProgressBar):
+    """Lightning's tqdm bar showing the loss, pairs/s and validation VAMP-E (without the logger version)."""
+
+    def get_metrics(self, trainer, pl_module):
+        items = super().get_metrics(trainer, pl_module)
+        items.pop("v_num", None)
+        if "train_loss_step" in items:
+            items["loss"] = items.pop("train_loss_step")
+        items.pop("train_loss_epoch", None)
+        return items
+
+
 class ThroughputCallback(pl.Callback):
     """Log training pairs/s (global, all processes) to the progress bar and the logs."""
 
@@ -264,10 +277,14 @@ class KoopmanLitModule(pl.LightningModule):
         Optimiser, schedule and clipping settings.
     ckpt_dir : str
         Where the last good checkpoint lives (named in the non-finite-loss error).
+    steps_per_epoch : int
+        Optimisation steps per epoch (for the cosine schedule).
     """
 
-    def __init__(self, encoder_f, encoder_g, loss, train: TrainConfig, ckpt_dir: str = "checkpoints/"):
+    def __init__(self, encoder_f, encoder_g, loss, train: TrainConfig, ckpt_dir: str = "checkpoints/",
+                 steps_per_epoch: int = 1):
         super().__init__()
+        self.steps_per_epoch = int(steps_per_epoch)
         self.encoder_f = encoder_f
         self.encoder_g = encoder_g
         self.loss_fn = loss
@@ -357,7 +374,9 @@ class KoopmanLitModule(pl.LightningModule):
     def configure_optimizers(self):
         opt = torch.optim.AdamW(self.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
         if self.cfg.schedule == "cosine":
-            total = max(1, int(self.trainer.estimated_stepping_batches))
+            # not trainer.estimated_stepping_batches: it sets up the train loader before a resume checkpoint
+            # is restored, and Lightning would then never restore the loader's mid-epoch state.
+            total = max(1, int(self.steps_per_epoch) * int(self.cfg.epochs))
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total, eta_min=self.cfg.lr * 1e-2)
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
         if self.cfg.schedule == "plateau" and self.cfg.val_fraction > 0:

@@ -37,34 +37,41 @@ def chain_data():
     return markov_chain_2d()
 
 
-def write_cln025_trajectories(cln025_pdb, out_dir, n_traj=2, n_frames=40, seed=0):
-    """Short CLN025 'trajectories': an Ornstein-Uhlenbeck jiggle of every atom around the folded structure.
+def write_cln025_trajectories(cln025_pdb, out_dir, n_traj=2, n_frames=60, seed=0):
+    """Short CLN025 'trajectories' with one slow coordinate.
 
-    Time-correlated (relaxation ~ 5 frames), 0.01 nm amplitude; written as DCD files. Returns the paths.
+    A slow AR(1) coordinate q_t (correlation 0.95 per frame, i.e. a 20-frame timescale) opens the hairpin:
+    the C-terminal residues 6-10 move by 0.15 nm * q_t away from residues 1-5; every atom also jiggles with
+    0.01 nm fast noise. Written as DCD files (10 ps per frame by convention); returns ``(paths, q)``.
     """
     import mdtraj as md
 
     ref = md.load(str(cln025_pdb))
+    xyz0 = ref.xyz[0]
+    res = np.array([a.residue.index for a in ref.topology.atoms])
+    half = (res >= 5)[:, None]
+    axis = xyz0[res >= 5].mean(0) - xyz0[res < 5].mean(0)
+    axis = axis / np.linalg.norm(axis)
     rng = np.random.default_rng(seed)
-    paths = []
+    paths, qs = [], []
     for i in range(n_traj):
-        x = np.empty((n_frames, ref.n_atoms, 3), dtype=np.float32)
-        d = np.zeros((ref.n_atoms, 3))
-        for t in range(n_frames):
-            d = 0.8 * d + 0.006 * rng.standard_normal(d.shape)
-            x[t] = ref.xyz[0] + d
-        traj = md.Trajectory(x, ref.topology, time=np.arange(n_frames) * 10.0)
+        q = np.empty(n_frames)
+        q[0] = rng.standard_normal()
+        for t in range(1, n_frames):
+            q[t] = 0.95 * q[t - 1] + np.sqrt(1 - 0.95**2) * rng.standard_normal()
+        x = xyz0[None] + 0.15 * q[:, None, None] * half[None] * axis + 0.01 * rng.standard_normal((n_frames, *xyz0.shape))
         p = out_dir / f"traj{i}.dcd"
-        traj.save_dcd(str(p))
+        md.Trajectory(x.astype(np.float32), ref.topology).save_dcd(str(p))
         paths.append(p)
-    return paths
+        qs.append(q)
+    return paths, qs
 
 
 @pytest.fixture(scope="session")
 def cln025_store(tmp_path_factory, cln025_pdb):
-    """A tiny real-atom store: 2 x 40 frames of CLN025 heavy atoms (93 atoms), 10 ps per frame."""
+    """A tiny real-atom store: 2 x 60 frames of CLN025 heavy atoms (97 atoms), 10 ps per frame."""
     from mdkoop.io.store import prepare
 
     d = tmp_path_factory.mktemp("cln025")
-    paths = write_cln025_trajectories(cln025_pdb, d)
+    paths, _ = write_cln025_trajectories(cln025_pdb, d)
     return prepare(cln025_pdb, paths, d / "store", select="protein and element != H", timestep_ps=10.0)
