@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from mdkoop import __version__
@@ -93,3 +94,24 @@ def test_single_frame_input_and_shape_refusal(standin, tmp_path):
         assert "n_atoms" in str(exc)
     else:
         raise AssertionError("a wrong atom count was accepted")
+
+
+@pytest.mark.cuda
+def test_exported_files_run_on_cuda(standin, adk_frames, tmp_path):
+    """openmm-torch and a CUDA LibTorch move the module to the GPU: same CVs and gradients there."""
+    idx = adk_frames["indices"]
+    xyz = adk_frames["xyz"]
+    expected = standin["transform"](xyz[:, idx])
+    ts = export_model(standin["spec"], tmp_path / "ts", format="torchscript")
+    om = export_model(standin["spec"], tmp_path / "om", format="openmm", cvs="2")
+    m = torch.jit.load(str(ts / "cv_model.pt"), map_location="cuda")
+    got = m(torch.tensor(xyz[:, idx], device="cuda")).cpu().numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    o = torch.jit.load(str(om / "cv_2.pt"), map_location="cuda")
+    x = torch.tensor(xyz[0], dtype=torch.float64, device="cuda", requires_grad=True)
+    y = o(x)
+    (g,) = torch.autograd.grad(y, x)
+    assert abs(float(y) - expected[0, 1]) < 1e-4
+    xc = torch.tensor(xyz[0], dtype=torch.float64, requires_grad=True)
+    (gc,) = torch.autograd.grad(torch.jit.load(str(om / "cv_2.pt"))(xc), xc)
+    np.testing.assert_allclose(g.cpu().numpy(), gc.numpy(), atol=1e-4)
