@@ -75,3 +75,37 @@ def fit_run(store, run_dir: Path, lag: int = 2, n_modes: int = 3, epochs: int = 
                      n_rbf=8, cutoff=1.0, patience=0, pooling="sum")
     est.fit(store)
     return est.fetch_model()
+
+
+_CACHE: dict = {}
+
+
+def fitted_run(tmp_path_factory):
+    """Build (once per session) the store, DCD files and a fitted run directory.
+
+    Returns
+    -------
+    dict with keys ``dir``, ``store``, ``dcd`` (list of paths), ``states`` (list of (T,) int), ``run`` (path),
+    ``model`` (the fetched model), ``pdb``.
+    """
+    if "run" not in _CACHE:
+        from mdkoop.resources import resource_path
+
+        pdb = resource_path("cln025.pdb")
+        d = tmp_path_factory.mktemp("analysis_run")
+        store, dcd, states = make_store(pdb, d)
+        model = fit_run(store, d / "run", epochs=5)
+        _CACHE["run"] = {"dir": d, "store": store, "dcd": dcd, "states": states, "run": d / "run", "model": model,
+                         "pdb": pdb}
+    return _CACHE["run"]
+
+
+def held_out_store(tmp_path_factory):
+    """A second, independent store of the same system (different seed) for test scores."""
+    if "test_store" not in _CACHE:
+        from mdkoop.resources import resource_path
+
+        d = tmp_path_factory.mktemp("analysis_test_store")
+        store, _, _ = make_store(resource_path("cln025.pdb"), d, n_traj=2, n_frames=300, seed=7)
+        _CACHE["test_store"] = store
+    return _CACHE["test_store"]

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mdkoop.analysis.timescales import bootstrap_units, default_lags, its_vs_lag, linear_fit, timescales_from_eigenvalues
+from mdkoop.analysis.timescales import (
+    bootstrap_units,
+    default_lags,
+    its_vs_lag,
+    linear_fit,
+    timescales_from_eigenvalues,
+)
 from mdkoop.errors import InputError, LagError
 
 from ._chains import exact_timescales, indicator_features, simulate
