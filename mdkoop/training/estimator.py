@@ -268,6 +268,7 @@ class KoopmanSVD:
         from ..units import lag_to_frames
 
         kind = self._encoder_kind()
+        workdir, resume_ckpt = self._plan_run_dir()
         source, lengths, atoms, timestep, time_unit = self._source(data, kind)
         lag = lag_to_frames(self.lagtime, timestep if time_unit == "ps" else None)
         schnet_kw = {k: self.options[k] for k in _SCHNET_KEYS if k in self.options}
@@ -301,7 +302,6 @@ class KoopmanSVD:
         if tcfg.batch_size > n_train:
             raise ConfigError(f"The batch size {tcfg.batch_size} is larger than the {n_train} training pairs "
                               f"at lag {lag}: use --batch-size <= {n_train}.")
-        workdir, resume_ckpt = self._plan_run_dir()
         data_note = {"n_trajectories": int(len(lengths)), "n_frames": int(lengths.sum()), "n_train_pairs": n_train,
                      "n_val_pairs": 0 if val_pairs is None else len(val_pairs)}
         if hasattr(source, "path"):

@@ -218,7 +218,7 @@ class KoopmanModel:
         for x in arrays:
             parts = []
             for s in range(0, len(x), self.batch_size):
-                xb = torch.as_tensor(np.ascontiguousarray(x[s : s + self.batch_size]), device=dev)
+                xb = torch.from_numpy(np.array(x[s : s + self.batch_size], dtype=np.float32)).to(dev)
                 parts.append(apply_encoder(enc, xb).double().cpu().numpy())
             n_out = self.n_modes - 1
             out.append(np.concatenate(parts, 0) if parts else np.zeros((0, n_out)))
