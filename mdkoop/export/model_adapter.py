@@ -67,11 +67,13 @@ def adapt_model(model, kind: str | None = None, data=None):
 
     kind = _check_kind(kind or "singular")  # KoopmanModel.transform's default kind
     cfg = getattr(model, "encoder_config", None)
-    if getattr(cfg, "kind", None) != "schnet" or not getattr(model, "atoms", None):
+    enc_kind = getattr(cfg, "kind", type(model).__name__)
+    structural = enc_kind == "schnet" or hasattr(getattr(model, "encoder_f", None), "forward_frames")
+    if not structural or not getattr(model, "atoms", None):
         raise ModelFormatError(
-            "Only structural models (a SchNet encoder on atom positions) can be exported: this model's encoder is "
-            f"{getattr(cfg, 'kind', type(model).__name__)!r}, whose inputs are features computed outside the model. "
-            "Fit with --encoder schnet on a trajectory store."
+            "Only structural models (an encoder of atom positions, e.g. SchNet) can be exported: this model's encoder "
+            f"is {enc_kind!r}, whose inputs are features computed outside the model. Fit with --encoder schnet on a "
+            "trajectory store."
         )
     enc: nn.Module = model.encoder_f
     atoms = model.atoms

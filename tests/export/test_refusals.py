@@ -5,8 +5,16 @@ from __future__ import annotations
 import os
 
 import pytest
+import torch
 
-from mdkoop.errors import ConfigError, InputError, MdkoopError, OutputError, OutputExistsError
+from mdkoop.errors import (
+    ConfigError,
+    InputError,
+    MdkoopError,
+    ModelFormatError,
+    OutputError,
+    OutputExistsError,
+)
 from mdkoop.export import export_model, parse_cvs
 
 
@@ -81,3 +89,27 @@ def test_cv_statistics_known_answer():
     assert abs(st["sigma"][0] - 0.1) < 0.01  # the noise, not the 1.0 spread between states
     assert abs(st["std"][0] - 1.0) < 0.02
     assert st["min"][0] == x.min() and st["max"][0] == x.max()
+
+
+class _Unscriptable(torch.nn.Module):
+    def forward(self, pos, *args, **kwargs):  # *args/**kwargs cannot be compiled by TorchScript
+        return pos.sum(dim=(1, 2)).unsqueeze(1)
+
+
+def test_unscriptable_encoder_is_refused_before_writing(standin, tmp_path):
+    import dataclasses
+
+    spec = dataclasses.replace(standin["spec"], features=_Unscriptable())
+    with pytest.raises(ModelFormatError, match="TorchScript"):
+        export_model(spec, tmp_path / "out", format="torchscript")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_feature_model_is_refused(tmp_path):
+    """A model on precomputed features (MLP encoder, no atoms) has no positions to export from."""
+    from types import SimpleNamespace
+
+    model = SimpleNamespace(encoder_config=SimpleNamespace(kind="mlp"), encoder_f=torch.nn.Linear(3, 2), atoms=None)
+    with pytest.raises(ModelFormatError, match="structural"):
+        export_model(model, tmp_path / "out", format="plumed")
+    assert list(tmp_path.iterdir()) == []
