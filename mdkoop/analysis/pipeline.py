@@ -237,6 +237,12 @@ def analyze_run(run_dir, store=None, test_store=None, lags=None, reference=None,
             "features from Python."
         )
     st = resolve_store(run_dir, store)
+    ref = None
+    atoms = model.atoms or {}
+    if reference is not None:  # checked before the expensive steps
+        from .rmsd import reference_for_atoms
+
+        ref = reference_for_atoms(reference, atoms.get("indices"), atoms.get("names"))
     timestep_ps = float(st.timestep_ps)
     if model.time_unit == "ps" and abs(model.timestep - timestep_ps) > 1e-6 * timestep_ps:
         raise InputError(
@@ -321,12 +327,10 @@ def analyze_run(run_dir, store=None, test_store=None, lags=None, reference=None,
         log.warning("%s", summary["ck_test_reason"])
 
     rmsd = None
-    if reference is not None:
+    if ref is not None:
         from ..io.inputs import as_position_list
-        from .rmsd import reference_for_atoms, rmsd_to_reference
+        from .rmsd import rmsd_to_reference
 
-        atoms = model.atoms or {}
-        ref = reference_for_atoms(reference, atoms.get("indices"), atoms.get("names"))
         pos = as_position_list(st, atom_indices=atoms.get("indices"), atom_names=atoms.get("names"))
         rmsd = np.concatenate(rmsd_to_reference(pos, ref))
         summary["reference"] = str(Path(reference).absolute())

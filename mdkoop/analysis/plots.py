@@ -25,6 +25,7 @@ __all__ = [
     "plot_spectrum",
     "plot_free_energy",
     "plot_free_energy_1d",
+    "auto_bins",
     "plot_cv_timeseries",
     "plot_training_curves",
     "read_metrics_csv",
@@ -251,7 +252,7 @@ def _binned_mean(x, y, v, xe, ye) -> np.ndarray:
     return m
 
 
-def plot_free_energy_1d(cv1, path, rmsd=None, rmsd_unit="nm", label="CV 1", bins: int = 60) -> Path:
+def plot_free_energy_1d(cv1, path, rmsd=None, rmsd_unit="nm", label="CV 1", bins: int | None = None) -> Path:
     """Free-energy profile along one CV (kT), and, with ``rmsd``, the mean RMSD per bin.
 
     Parameters
@@ -266,8 +267,8 @@ def plot_free_energy_1d(cv1, path, rmsd=None, rmsd_unit="nm", label="CV 1", bins
         Unit label of ``rmsd``.
     label : str
         Axis label.
-    bins : int
-        Histogram bins.
+    bins : int, optional
+        Histogram bins (default :func:`auto_bins`).
 
     Returns
     -------
@@ -275,7 +276,7 @@ def plot_free_energy_1d(cv1, path, rmsd=None, rmsd_unit="nm", label="CV 1", bins
     """
     plt = _plt()
     x = np.asarray(cv1, float)
-    h, e = np.histogram(x, bins=bins)
+    h, e = np.histogram(x, bins=bins or auto_bins(x.size))
     with np.errstate(divide="ignore"):
         F = -np.log(h / h.sum())
     F[~np.isfinite(F)] = np.nan
@@ -301,7 +302,13 @@ def plot_free_energy_1d(cv1, path, rmsd=None, rmsd_unit="nm", label="CV 1", bins
     return _save(fig, path)
 
 
-def plot_free_energy(cv1, cv2, path, rmsd=None, rmsd_unit="nm", labels=("CV 1", "CV 2"), bins: int = 60) -> Path:
+def auto_bins(n: int) -> int:
+    """Histogram bins per axis for ``n`` samples: ``2 n^(1/3)`` clipped to [10, 60]."""
+    return int(np.clip(round(2.0 * max(n, 1) ** (1.0 / 3.0)), 10, 60))
+
+
+def plot_free_energy(cv1, cv2, path, rmsd=None, rmsd_unit="nm", labels=("CV 1", "CV 2"),
+                     bins: int | None = None) -> Path:
     """Free-energy surface over two CVs (kT), and, with ``rmsd``, the mean RMSD per bin.
 
     Parameters
@@ -316,8 +323,8 @@ def plot_free_energy(cv1, cv2, path, rmsd=None, rmsd_unit="nm", labels=("CV 1", 
         Unit label of ``rmsd`` (``"nm"`` or ``"Å"``).
     labels : (str, str)
         Axis labels.
-    bins : int
-        Histogram bins per axis.
+    bins : int, optional
+        Histogram bins per axis (default :func:`auto_bins`).
 
     Returns
     -------
@@ -326,6 +333,7 @@ def plot_free_energy(cv1, cv2, path, rmsd=None, rmsd_unit="nm", labels=("CV 1", 
     plt = _plt()
     x = np.asarray(cv1, float)
     y = np.asarray(cv2, float)
+    bins = bins or auto_bins(x.size)
     F, xe, ye = free_energy_2d(x, y, bins=bins)
     ncol = 2 if rmsd is not None else 1
     fig, axes = plt.subplots(1, ncol, figsize=(5.4 * ncol, 4.4), squeeze=False)

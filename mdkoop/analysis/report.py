@@ -40,7 +40,8 @@ CAPTIONS = {
     "ck_test.png": "Chapman–Kolmogorov test on a k-means MSM of the CVs with PCCA+ metastable sets: "
     "probabilities predicted from the training lag versus estimated directly at multiples of it.",
     "spectrum.png": "Singular values (and eigenvalue moduli) of the Koopman model at the training lag.",
-    "free_energy.png": "Free-energy surface over the two slowest CVs (kT); right: mean RMSD to the reference.",
+    "free_energy.png": "Free energy (kT) over the slowest CVs; with --reference, the mean RMSD to the reference "
+    "structure in each bin.",
     "cv_timeseries.png": "The slowest CVs along the trajectories.",
     "training_curves.png": "Training curves from metrics.csv.",
 }
@@ -107,10 +108,12 @@ def _its_table(its: dict) -> str:
     if not lags:
         return ""
     k = max((len(r) for r in ts), default=0)
-    head = "".join(f"<th>t{i + 1} (ps)</th>" for i in range(k))
+    cols = [i for i in range(k) if any(i < len(r) and r[i] is not None for r in ts)]  # drop unresolved processes
+    head = "".join(f"<th>t{i + 1} (ps)</th>" for i in cols)
     body = ""
     for lag, row in zip(lags, ts):
-        body += f"<tr><td>{_fmt(lag)}</td>" + "".join(f"<td>{_fmt(v)}</td>" for v in row) + "</tr>"
+        body += f"<tr><td>{_fmt(lag)}</td>" + "".join(f"<td>{_fmt(row[i] if i < len(row) else None)}</td>"
+                                                      for i in cols) + "</tr>"
     return f"<table><tr><th>lag (ps)</th>{head}</tr>{body}</table>"
 
 
@@ -158,7 +161,8 @@ def render_report(summary: dict, images: dict[str, str | Path], title: str = "md
         ("estimation method", s.get("method")),
     ]
     scores = [
-        ("VAMP-2, training store (1 + Σσᵢ²)", s.get("vamp2_train")),
+        ("VAMP-2, analysed store (includes the training data)", s.get("vamp2_train")),
+        ("VAMP-E, analysed store", s.get("vampe_train")),
         ("VAMP-2, test store", s.get("vamp2_test")),
         ("VAMP-E, test store", s.get("vampe_test")),
     ]

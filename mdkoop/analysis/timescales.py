@@ -85,7 +85,8 @@ def default_lags(training_lag: int, max_frames: int, n: int = 8) -> list[int]:
     return sorted(set(lags))
 
 
-def bootstrap_units(trajectory_lengths: Sequence[int], n_blocks: int = 10) -> list[tuple[int, int, int]]:
+def bootstrap_units(trajectory_lengths: Sequence[int], n_blocks: int = 10,
+                    min_block: int = 1) -> list[tuple[int, int, int]]:
     """Resampling units of a bootstrap: whole trajectories, or contiguous blocks when there are few.
 
     With at least ``n_blocks`` trajectories, each trajectory is one unit (resampling whole
@@ -99,6 +100,9 @@ def bootstrap_units(trajectory_lengths: Sequence[int], n_blocks: int = 10) -> li
         Frames per trajectory.
     n_blocks : int
         Minimum number of resampling units.
+    min_block : int
+        Shortest block in frames (e.g. twice the longest lag, so that every block holds lagged
+        pairs); fewer blocks are cut when needed (at least one per trajectory).
 
     Returns
     -------
@@ -111,7 +115,7 @@ def bootstrap_units(trajectory_lengths: Sequence[int], n_blocks: int = 10) -> li
     total = sum(lengths)
     units = []
     for i, n in enumerate(lengths):
-        nb = int(max(1, min(round(n_blocks * n / total), n // 2)))
+        nb = int(max(1, min(round(n_blocks * n / total), n // 2, n // max(1, int(min_block)))))
         edges = np.linspace(0, n, nb + 1).astype(int)
         units.extend((i, int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a)
     return units
@@ -311,7 +315,8 @@ def its_vs_lag(features, lags: Sequence[int], timestep_ps: float = 1.0, fit: Cal
     samples = lo = hi = None
     resampling = "none"
     if n_bootstrap and n_bootstrap > 0:
-        units = bootstrap_units([len(f) for f in feats], n_blocks=n_blocks)
+        units = bootstrap_units([len(f) for f in feats], n_blocks=n_blocks,
+                                min_block=min(2 * int(lags_arr.max()) + 1, longest // 2))
         resampling = "trajectories" if len(units) == len(feats) else "blocks"
         if len(units) < 2:
             log.warning("Only one resampling unit; no bootstrap interval.")
