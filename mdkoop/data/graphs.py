@@ -25,7 +25,7 @@ __all__ = ["radius_graph", "radius_graph_reference", "frames_to_batch", "DEFAULT
 DEFAULT_CUTOFF_NM = 0.6  # the paper's 6 Angstrom
 
 
-def radius_graph(pos: Tensor, cutoff: float = DEFAULT_CUTOFF_NM, max_pairs_per_chunk: int = 1 << 20) -> Tensor:
+def radius_graph(pos: Tensor, cutoff: float = DEFAULT_CUTOFF_NM, max_pairs_per_chunk: int = 1 << 22) -> Tensor:
     """Edges between atoms closer than ``cutoff``, for a batch of frames.
 
     The decision for each pair is that of the exact float formula
@@ -85,11 +85,16 @@ def radius_graph(pos: Tensor, cutoff: float = DEFAULT_CUTOFF_NM, max_pairs_per_c
                 d = p[pb, pi] - p[pb, pj]
                 d2 = (d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1]) + d[:, 2] * d[:, 2]
                 mask[pb, pi, pj] = d2 < c2
-            nz = mask.nonzero()  # (m, 3): frame, i, j (TorchScript has no as_tuple)
-            base = (nz[:, 0] + s) * n
-            out.append(torch.stack([base + nz[:, 1], base + nz[:, 2]]))
+            # rows of the (b*n, n) mask are the centre nodes b*n+i; columns are j, so the
+            # neighbour node is b*n+j = row - row % n + j. Sorted by (i, j) as nonzero returns them.
+            e = mask.view(b_ * n, n).nonzero().t().contiguous()
+            e[1] += e[0] - e[0] % n
+            e += s * n
+            out.append(e)
             if b_ == 0:
                 break
+    if len(out) == 1:
+        return out[0]
     if len(out) == 0:
         return torch.empty(2, 0, dtype=torch.long, device=pos.device)
     return torch.cat(out, dim=1)
