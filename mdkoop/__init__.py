@@ -22,6 +22,9 @@ _API = {
     "KoopmanSVD": "mdkoop.training.estimator",
     "KoopmanModel": "mdkoop.training.model",
     "load_model": "mdkoop.training.model",
+    # data
+    "TrajectoryStore": "mdkoop.io.store",
+    "prepare": "mdkoop.io.store",
 }
 
 __all__ = ["__version__", *sorted(_API)]

@@ -487,6 +487,7 @@ def _quiet_lightning(verbose: bool):
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*num_workers.*")
         warnings.filterwarnings("ignore", message=".*no `val_dataloader`.*")
+        warnings.filterwarnings("ignore", message=".*sync_dist=True.*")  # our logged values are global already
         try:
             yield
         finally:
