@@ -20,12 +20,15 @@ keeps them for the backward pass: about six ``(E, F)`` float32 tensors per
 interaction, i.e. ~10 GB per training step for 384 CLN025 pairs. Here the
 continuous-filter convolution is computed in chunks of whole centre atoms (edges
 sorted by the centre ``i``, as :func:`mdkoop.data.graphs.radius_graph` returns
-them); the radial basis and the filter are generated inside the chunk from the
-distances alone; and, when gradients are recorded, each chunk is wrapped in
-non-reentrant activation checkpointing, so only the distances, the edge indices
-and the ``(N, F)`` node features are kept for the backward pass. The chunk's edge
-tensors are recomputed in the backward pass (one extra filter-network forward),
-and they stay small enough to live in cache.
+them). The radial basis ``(E, n_rbf)`` and the cutoff ``(E,)`` are computed once
+and shared by the interactions; the filter is generated inside the chunk; the
+``- ln 2`` of the shifted softplus is folded into the second filter layer's bias;
+and, when gradients are recorded, each chunk is wrapped in non-reentrant
+activation checkpointing, so only the radial basis, the edge indices and the
+``(N, F)`` node features are kept for the backward pass. The chunk's edge tensors
+are recomputed in the backward pass (one extra filter-network forward); they are
+small (8 MB at the default chunk), so the allocator recycles them instead of
+faulting in fresh pages for every step.
 
 Units: positions and ``cutoff`` in nm. The schnetpack reference is built with the
 same cutoff in nm (see :class:`mdkoop.nn.encoders.SchnetpackSchNet`): schnetpack's
@@ -154,12 +157,11 @@ class LeanInteraction(nn.Module):
     def cfconv_chunk(
         self,
         xf: Tensor,
-        d: Tensor,
+        rbf: Tensor,
+        fcut: Tensor,
         idx_i_local: Tensor,
         idx_j: Tensor,
-        offsets: Tensor,
-        widths: Tensor,
-        cutoff: float,
+        bias2: Tensor,
         n_local: int,
     ) -> Tensor:
         """Continuous-filter convolution for one chunk of centre atoms.
@@ -168,16 +170,17 @@ class LeanInteraction(nn.Module):
         ----------
         xf : Tensor, shape (N, n_filters)
             Filter-space features of all nodes (``in2f(x)``).
-        d : Tensor, shape (E_c,)
-            Distances (nm) of the chunk's edges.
+        rbf : Tensor, shape (E_c, n_rbf)
+            Radial basis of the chunk's edges.
+        fcut : Tensor, shape (E_c,)
+            Cosine cutoff of the chunk's edges.
         idx_i_local : Tensor, shape (E_c,), int64
             Centre atoms, relative to the chunk's first node.
         idx_j : Tensor, shape (E_c,), int64
             Neighbour atoms (global indices into ``xf``).
-        offsets, widths : Tensor, shape (n_rbf,)
-            Radial basis parameters (nm).
-        cutoff : float
-            Cutoff (nm).
+        bias2 : Tensor, shape (n_filters,)
+            ``filter2.bias - ln2 * filter2.weight.sum(1)``: the ``- ln 2`` of the shifted softplus,
+            folded into the second filter layer (one pass over the (E_c, F) tensor less).
         n_local : int
             Number of nodes in the chunk.
 
@@ -185,8 +188,8 @@ class LeanInteraction(nn.Module):
         -------
         Tensor, shape (n_local, n_filters)
         """
-        rbf = gaussian_rbf(d, offsets, widths)
-        w = self.filter2(shifted_softplus(self.filter1(rbf))) * cosine_cutoff(d, cutoff).unsqueeze(-1)
+        h = F.softplus(self.filter1(rbf))
+        w = F.linear(h, self.filter2.weight, bias2) * fcut.unsqueeze(-1)
         msg = xf.index_select(0, idx_j) * w
         out = torch.zeros(n_local, xf.shape[1], dtype=xf.dtype, device=xf.device)
         return out.index_add(0, idx_i_local, msg)
@@ -195,55 +198,46 @@ class LeanInteraction(nn.Module):
     def _checkpointed_chunk(
         self,
         xf: Tensor,
-        d: Tensor,
+        rbf: Tensor,
+        fcut: Tensor,
         idx_i_local: Tensor,
         idx_j: Tensor,
-        offsets: Tensor,
-        widths: Tensor,
-        cutoff: float,
+        bias2: Tensor,
         n_local: int,
     ) -> Tensor:
         from torch.utils.checkpoint import checkpoint
 
         return checkpoint(
-            self.cfconv_chunk,
-            xf,
-            d,
-            idx_i_local,
-            idx_j,
-            offsets,
-            widths,
-            cutoff,
-            n_local,
-            use_reentrant=False,
+            self.cfconv_chunk, xf, rbf, fcut, idx_i_local, idx_j, bias2, n_local, use_reentrant=False
         )
 
     def forward(
         self,
         x: Tensor,
-        d: Tensor,
+        rbf: Tensor,
+        fcut: Tensor,
         idx_i: Tensor,
         idx_j: Tensor,
-        offsets: Tensor,
-        widths: Tensor,
-        cutoff: float,
         bounds: list[int],
         edge_bounds: list[int],
         use_checkpoint: bool,
     ) -> Tensor:
-        """Interaction update ``v`` (N, F), to be added to ``x``; see the module docstring."""
+        """Interaction update ``v`` (N, F), to be added to ``x``; see the module docstring.
+
+        ``rbf`` (E, n_rbf) and ``fcut`` (E,) are the radial basis and cutoff of all edges;
+        ``bounds``/``edge_bounds`` the node/edge chunk boundaries (:func:`chunk_boundaries`).
+        """
         xf = self.in2f(x)
+        bias2 = self.filter2.bias - 0.6931471805599453 * self.filter2.weight.sum(1)
         parts: list[Tensor] = []
         for k in range(len(bounds) - 1):
             a, b = bounds[k], bounds[k + 1]
             s, e = edge_bounds[k], edge_bounds[k + 1]
             il = idx_i[s:e] - a
             if use_checkpoint and not torch.jit.is_scripting():
-                parts.append(
-                    self._checkpointed_chunk(xf, d[s:e], il, idx_j[s:e], offsets, widths, cutoff, b - a)
-                )
+                parts.append(self._checkpointed_chunk(xf, rbf[s:e], fcut[s:e], il, idx_j[s:e], bias2, b - a))
             else:
-                parts.append(self.cfconv_chunk(xf, d[s:e], il, idx_j[s:e], offsets, widths, cutoff, b - a))
+                parts.append(self.cfconv_chunk(xf, rbf[s:e], fcut[s:e], il, idx_j[s:e], bias2, b - a))
         y = parts[0] if len(parts) == 1 else torch.cat(parts, dim=0)
         return self.out2(shifted_softplus(self.out1(y)))
 
@@ -375,12 +369,10 @@ class LeanSchNet(nn.Module):
         use_ckpt = self.checkpoint and torch.is_grad_enabled() and self.training
         x = self.embedding(z)
         x = x.to(pos.dtype)
-        offsets = self.offsets.to(pos.dtype)
-        widths = self.widths.to(pos.dtype)
+        rbf = gaussian_rbf(d, self.offsets.to(pos.dtype), self.widths.to(pos.dtype))  # (E, n_rbf), shared
+        fcut = cosine_cutoff(d, self.cutoff)
         for interaction in self.interactions:
-            x = x + interaction(
-                x, d, idx_i, idx_j, offsets, widths, self.cutoff, bounds, edge_bounds, use_ckpt
-            )
+            x = x + interaction(x, rbf, fcut, idx_i, idx_j, bounds, edge_bounds, use_ckpt)
         return x
 
     # ----------------------------------------------------------------- schnetpack weights
