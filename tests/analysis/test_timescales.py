@@ -114,3 +114,20 @@ def test_deeptime_round_trips(its, chain_features):
     samples = its.to_deeptime()
     assert samples.has_samples and samples.max_n_samples == 40
     plot_implied_timescales(samples)
+
+
+def test_separate_lobes_features_right(chain_features):
+    same = its_vs_lag(chain_features, [5], features_right=chain_features, n_bootstrap=5, n_blocks=4, seed=0)
+    plain = its_vs_lag(chain_features, [5], n_bootstrap=5, n_blocks=4, seed=0)
+    assert np.allclose(same.timescales_ps, plain.timescales_ps) and np.allclose(same.samples_ps, plain.samples_ps)
+    # a right lobe that is a permutation of the indicator columns spans the same space: the pairs really
+    # use features_right (same singular values, which do not depend on the basis of either side)
+    perm = [f[:, [2, 0, 1]] for f in chain_features]
+    r = its_vs_lag(chain_features, [5], features_right=perm, fit=linear_fit(reversible=False), n_bootstrap=0)
+    ref = its_vs_lag(chain_features, [5], fit=linear_fit(reversible=False), n_bootstrap=0)
+    assert np.allclose(r.models[0].singular_values, ref.models[0].singular_values, rtol=1e-8)
+    shifted = [np.roll(f, 1, axis=0) for f in chain_features]  # a different right side changes the estimate
+    r2 = its_vs_lag(chain_features, [5], features_right=shifted, fit=linear_fit(reversible=False), n_bootstrap=0)
+    assert not np.allclose(r2.models[0].singular_values, ref.models[0].singular_values, rtol=1e-3)
+    with pytest.raises(InputError, match="same shapes"):
+        its_vs_lag(chain_features, [5], features_right=chain_features[:2])

@@ -57,3 +57,31 @@ def test_transform_options_and_refusals(run, tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     assert main(["transform", str(run["run"]), dcd, "--top", str(run["pdb"]), "--out", str(tmp_path / "x.txt")]) == 2
     assert ".npz" in capsys.readouterr().err
+
+
+def test_transform_feature_model_npy(tmp_path, capsys):
+    """Models on feature arrays (MLP) take .npy files of the same features."""
+    from mdkoop.training.estimator import KoopmanSVD
+    from tests.analysis._chains import indicator_features, simulate
+
+    feats = [f.astype(np.float32) for f in indicator_features(simulate(n_traj=2, n_steps=600, seed=5))]
+    KoopmanSVD(lagtime=2, n_modes=3, encoder="mlp", epochs=2, batch_size=64, hidden=(8,), device="cpu",
+               val_fraction=0.0, run_dir=tmp_path / "mlp").fit(feats)
+    paths = []
+    for i, f in enumerate(feats):
+        np.save(tmp_path / f"f{i}.npy", f)
+        paths.append(str(tmp_path / f"f{i}.npy"))
+    out = tmp_path / "cv.npz"
+    assert main(["transform", str(tmp_path / "mlp"), *paths, "--out", str(out)]) == 0
+    model = load_model(tmp_path / "mlp")
+    ref = model.transform(feats)
+    with np.load(out) as z:
+        assert sorted(z.files) == ["traj0", "traj1"]
+        assert np.allclose(z["traj0"], ref[0]) and np.allclose(z["traj1"], ref[1])
+    # trajectory files for a feature model: refused with the reason
+    assert main(["transform", str(tmp_path / "mlp"), str(tmp_path / "f0.npy").replace(".npy", ".dcd"),
+                 "--out", str(tmp_path / "z.npz")]) == 2
+    capsys.readouterr()
+    (tmp_path / "t.dcd").write_bytes(b"")
+    assert main(["transform", str(tmp_path / "mlp"), str(tmp_path / "t.dcd"), "--out", str(tmp_path / "z.npz")]) == 2
+    assert "feature arrays" in capsys.readouterr().err
