@@ -131,3 +131,20 @@ def test_timestep_sets_time_units(chain_data):
     m1 = mdkoop.KoopmanSVD(**kw).fit(trajs).fetch_model()
     m2 = mdkoop.KoopmanSVD(timestep=0.5, **kw).fit(trajs).fetch_model()
     np.testing.assert_allclose(m2.timescales(), 0.5 * m1.timescales(), rtol=1e-6)
+
+
+def test_custom_module_encoder(chain_data, tmp_path):
+    trajs, _ = chain_data
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.Tanh(), torch.nn.Linear(16, 2))
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    est = mdkoop.KoopmanSVD(lagtime=20, n_modes=3, encoder=net, epochs=2, batch_size=256, lr=5e-3, seed=0)
+    model = est.fit(trajs).fetch_model()
+    for k, v in net.state_dict().items():  # the user's module is not trained in place
+        torch.testing.assert_close(v, before[k])
+    assert model.singular_values[0] > 0.5
+    model.save(tmp_path / "custom")
+    with pytest.raises(mdkoop.MdkoopError, match="encoder="):
+        mdkoop.load_model(tmp_path / "custom")
+    back = mdkoop.load_model(tmp_path / "custom", encoder=net)
+    np.testing.assert_array_equal(back.transform(trajs[:1])[0], model.transform(trajs[:1])[0])
