@@ -232,6 +232,14 @@ def plumed_readme(meta: dict[str, Any], stats: dict[str, Any] | None = None, *, 
         "The CVs are written every 500 steps to `COLVAR`. To bias them, uncomment the `OPES_METAD` (or `METAD`)"
         " block at the end of `plumed.dat`.",
         "",
+        "## Cost",
+        "",
+        "The model (a SchNet network with its own neighbour list) is evaluated, with one backward pass per CV, at every"
+        " step where a biased or printed CV is needed; for a small peptide this typically costs milliseconds per step"
+        " on one CPU core, often more than the force field itself. Give LibTorch threads (`OMP_NUM_THREADS`), export"
+        " fewer CVs (`--cvs 1,2`), and consider multiple time-stepping for the bias (`STRIDE=2` on `OPES_METAD`/`METAD`"
+        " applies the bias force every second step, scaled accordingly). Check the timings at the end of the PLUMED log.",
+        "",
         "## Check before a long run",
         "",
         "Recompute the CVs on an existing trajectory of the same system and compare with `mdkoop transform`:",
