@@ -31,6 +31,7 @@ __all__ = [
     "its_vs_lag",
     "default_lags",
     "linear_fit",
+    "unit_sums",
 ]
 
 log = logging.getLogger("mdkoop.analysis")
@@ -137,7 +138,8 @@ def linear_fit(reversible: bool = True, epsilon: float = 1e-6) -> Callable:
     callable ``fit(features, lag, features_right=None) -> LinearKoopmanModel``
         ``features`` (and ``features_right`` for separate lobes): lists of (T_i, m) arrays; pairs
         ``(features[i][t], features_right[i][t + lag])`` never cross trajectories. Lag and timestep of the
-        returned model are in frames.
+        returned model are in frames. Its attribute ``from_sums(sums, lag)`` builds the same model from
+        pooled pair sums (:func:`unit_sums`), which makes the bootstrap cheap.
     """
     from ..estimation.model import LinearKoopmanModel
     from ..estimation.moments import MomentAccumulator
@@ -153,8 +155,62 @@ def linear_fit(reversible: bool = True, epsilon: float = 1e-6) -> Callable:
         return LinearKoopmanModel.from_moments(acc, lagtime=int(lag), timestep=1.0, reversible=reversible,
                                                epsilon=epsilon)
 
+    def from_sums(sums: UnitSums, lag):
+        n, sx, sy, sxx, sxy, syy = sums
+        if n <= 0:
+            raise LagError(f"No pairs at lag {lag} in this resample.")
+        mx, my = sx / n, sy / n
+        cxx = sxx / n - np.outer(mx, mx)
+        cxy = sxy / n - np.outer(mx, my)
+        cyy = syy / n - np.outer(my, my)
+        return LinearKoopmanModel(mx, my, 0.5 * (cxx + cxx.T), cxy, 0.5 * (cyy + cyy.T), lagtime=int(lag), timestep=1.0,
+                                  reversible=reversible, epsilon=epsilon, n=n)
+
     fit.reversible = reversible  # type: ignore[attr-defined]
+    fit.from_sums = from_sums  # type: ignore[attr-defined]
     return fit
+
+
+#: ``(n, Σx, Σy, Σxxᵀ, Σxyᵀ, Σyyᵀ)`` of the lagged pairs of one resampling unit, float64.
+UnitSums = tuple
+
+
+def unit_sums(left: np.ndarray, right: np.ndarray, lag: int) -> UnitSums:
+    """Raw sums of the lagged pairs ``(left[t], right[t + lag])`` of one block, float64.
+
+    Parameters
+    ----------
+    left, right : ndarray (T, m)
+        Features of one block (already shifted by a common offset for numerical stability).
+    lag : int
+        Lag in frames.
+
+    Returns
+    -------
+    UnitSums
+        ``(n, Σx (m,), Σy (m,), Σxxᵀ (m, m), Σxyᵀ (m, m), Σyyᵀ (m, m))``; all zero when ``T <= lag``.
+    """
+    m = left.shape[1]
+    if len(left) <= lag:
+        z = np.zeros((m, m))
+        return (0.0, np.zeros(m), np.zeros(m), z, z, z)
+    x, y = left[:-lag], right[lag:]
+    return (float(len(x)), x.sum(0), y.sum(0), x.T @ x, x.T @ y, y.T @ y)
+
+
+def _combine(parts: list[UnitSums], counts: np.ndarray, offset: np.ndarray) -> UnitSums:
+    """Sums of a resample (unit ``u`` taken ``counts[u]`` times), with the common offset added back."""
+    n = sum(c * p[0] for c, p in zip(counts, parts) if c)
+    if n <= 0:
+        return (0.0, None, None, None, None, None)
+    acc = [sum(c * p[j] for c, p in zip(counts, parts) if c) for j in range(1, 6)]
+    sx, sy, sxx, sxy, syy = acc
+    # undo the shift x' = x - o:  Σx = Σx' + n o,  Σxxᵀ = Σx'x'ᵀ + Σx' oᵀ + o Σx'ᵀ + n o oᵀ
+    o = offset
+    sxx = sxx + np.outer(sx, o) + np.outer(o, sx) + n * np.outer(o, o)
+    sxy = sxy + np.outer(sx, o) + np.outer(o, sy) + n * np.outer(o, o)
+    syy = syy + np.outer(sy, o) + np.outer(o, sy) + n * np.outer(o, o)
+    return (n, sx + n * o, sy + n * o, sxx, sxy, syy)
 
 
 @dataclasses.dataclass
@@ -328,19 +384,28 @@ def its_vs_lag(features, lags: Sequence[int], timestep_ps: float = 1.0, fit: Cal
                 from tqdm.auto import tqdm
 
                 it = tqdm(it, desc="bootstrap ITS", unit="sample")
+            fast = getattr(fit, "from_sums", None)
+            if fast is not None:  # per-unit sums once per lag; a resample is a weighted sum of them
+                offset = np.mean([f.mean(0) for f in feats], axis=0)
+                rgt = feats if right is None else right
+                sums = [[unit_sums(feats[t][a:b] - offset, rgt[t][a:b] - offset, int(lag)) for t, a, b in units]
+                        for lag in lags_arr]
             for b in it:
                 pick = rng.integers(0, len(units), size=len(units))
+                counts = np.bincount(pick, minlength=len(units))
                 sub = [(units[j][0], units[j][1], units[j][2]) for j in pick]
                 for i, lag in enumerate(lags_arr):
                     use = [(t, a, b) for t, a, b in sub if b - a > lag]
                     if not use:
                         continue
-                    left = [feats[t][a:b] for t, a, b in use]
                     try:
-                        if right is None:
-                            m = fit(left, int(lag))
+                        if fast is not None:
+                            m = fast(_combine(sums[i], counts, offset), int(lag))
+                        elif right is None:
+                            m = fit([feats[t][a:b] for t, a, b in use], int(lag))
                         else:
-                            m = fit(left, int(lag), [right[t][a:b] for t, a, b in use])
+                            m = fit([feats[t][a:b] for t, a, b in use], int(lag),
+                                    [right[t][a:b] for t, a, b in use])
                     except (InputError, np.linalg.LinAlgError) as exc:  # degenerate resample
                         log.debug("bootstrap sample %d, lag %d skipped: %s", b, lag, exc)
                         continue

@@ -131,3 +131,18 @@ def test_separate_lobes_features_right(chain_features):
     assert not np.allclose(r2.models[0].singular_values, ref.models[0].singular_values, rtol=1e-3)
     with pytest.raises(InputError, match="same shapes"):
         its_vs_lag(chain_features, [5], features_right=chain_features[:2])
+
+
+def test_fast_bootstrap_equals_refitting(chain_features):
+    """The pooled-sums bootstrap of the default estimator equals refitting every resample."""
+    fit = linear_fit()
+    slow = lambda f, lag, r=None: fit(f, lag, r)  # noqa: E731  (same estimator without the fast path)
+    a = its_vs_lag(chain_features, [2, 7], n_bootstrap=8, n_blocks=4, seed=3)
+    b = its_vs_lag(chain_features, [2, 7], n_bootstrap=8, n_blocks=4, seed=3, fit=slow)
+    assert np.allclose(a.samples_ps, b.samples_ps, rtol=1e-9)
+    # blocks of a single trajectory, with an offset far from zero (numerical stability of the sums)
+    shifted = [f + 1e3 for f in chain_features[:1]]
+    a = its_vs_lag(shifted, [3], n_bootstrap=5, n_blocks=6, seed=1)
+    b = its_vs_lag(shifted, [3], n_bootstrap=5, n_blocks=6, seed=1, fit=slow)
+    assert a.resampling == "blocks"
+    assert np.allclose(a.samples_ps, b.samples_ps, rtol=1e-6)
