@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["RESULTS_DIR", "median_time", "peak_rss_subprocess", "machine_info", "write_result"]
+__all__ = ["RESULTS_DIR", "median_time", "interleaved_times", "peak_rss_subprocess", "machine_info", "write_result"]
 
 #: Where every benchmark writes its JSON.
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -56,6 +56,21 @@ def median_time(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> 
         fn()
         times.append(time.perf_counter() - t0)
     return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "times_s": times}
+
+
+def interleaved_times(fns: list[Callable[[], object]], repeats: int = 5) -> list[dict]:
+    """Time several callables in alternation (A, B, A, B, ...) and summarise each as :func:`median_time` does.
+
+    Alternating makes a ratio robust against slow drifts in machine load (shared machines).
+    No warm-up is done here: call each function once before if needed.
+    """
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(max(1, repeats)):
+        for k, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+    return [{"median_s": statistics.median(t), "min_s": min(t), "max_s": max(t), "times_s": t} for t in times]
 
 
 _RSS_SNIPPET = """

@@ -80,7 +80,7 @@ def bond_tree(n_atoms: int, bonds: np.ndarray) -> BondTree:
     return BondTree(n_atoms, levels, int(n_frag), len(bonds))
 
 
-def minimum_image(d: np.ndarray, box: np.ndarray) -> np.ndarray:
+def minimum_image(d: np.ndarray, box: np.ndarray, inv_box: np.ndarray | None = None) -> np.ndarray:
     """Shortest periodic images of difference vectors.
 
     Parameters
@@ -89,13 +89,15 @@ def minimum_image(d: np.ndarray, box: np.ndarray) -> np.ndarray:
         Difference vectors in nm, for ``F`` frames.
     box : ndarray, shape (F, 3, 3)
         Box vectors (rows) in nm.
+    inv_box : ndarray, shape (F, 3, 3), optional
+        ``np.linalg.inv(box)``, when the caller already has it.
 
     Returns
     -------
     ndarray, shape (F, k, 3)
         ``d`` minus the nearest lattice vector (exact for bonds much shorter than the box).
     """
-    inv = np.linalg.inv(box)
+    inv = np.linalg.inv(box) if inv_box is None else inv_box
     frac = np.einsum("fkj,fji->fki", d, inv)
     frac -= np.round(frac)
     return np.einsum("fkj,fji->fki", frac, box)
@@ -128,8 +130,9 @@ def make_whole(xyz: np.ndarray, box: np.ndarray | None, tree: BondTree) -> np.nd
     frames = np.flatnonzero(ok)
     sub = xyz[frames].astype(np.float64)
     b = box[frames]
+    inv = np.linalg.inv(b)
     for children, parents in tree.levels:
         d = sub[:, children] - sub[:, parents]
-        sub[:, children] = sub[:, parents] + minimum_image(d, b)
+        sub[:, children] = sub[:, parents] + minimum_image(d, b, inv)
     xyz[frames] = sub.astype(xyz.dtype, copy=False)
     return xyz

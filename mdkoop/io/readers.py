@@ -300,20 +300,25 @@ class MDTrajReader(Reader):
     def _chunks(self, path, stride, chunk):
         import mdtraj as md
 
+        # Full frames are read and sliced here: mdtraj's own atom_indices path rebuilds a
+        # topology subset for every chunk, which costs more than the slicing (measured).
+        timed = path.suffix.lower() in _MDTRAJ_TIMED
+        idx = self.atoms.indices
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            try:
-                first = md.load_frame(str(path), 0, top=self._top)
-            except ValueError as exc:
-                if "xyz must be shape" in str(exc):
-                    n = str(exc).split("You supplied")[-1].strip(" ()").split(",")
-                    raise self._mismatch(path, int(n[1]) if len(n) > 1 else -1) from exc
-                raise
-            del first
-            timed = path.suffix.lower() in _MDTRAJ_TIMED
-            for t in md.iterload(str(path), top=self._top, chunk=chunk, stride=stride, atom_indices=self.atoms.indices):
+            it = md.iterload(str(path), top=self._top, chunk=chunk, stride=stride)
+            while True:
+                try:
+                    t = next(it)
+                except StopIteration:
+                    return
+                except ValueError as exc:
+                    if "xyz must be shape" in str(exc):
+                        n = str(exc).split("You supplied")[-1].strip(" ()").split(",")
+                        raise self._mismatch(path, int(n[1]) if len(n) > 1 else -1) from exc
+                    raise
                 box = t.unitcell_vectors
-                yield t.xyz, (None if box is None else box), (np.asarray(t.time, dtype=np.float64) if timed else None)
+                yield t.xyz[:, idx], box, (np.asarray(t.time, dtype=np.float64) if timed else None)
 
     def write_pdb(self, path, xyz):
         import mdtraj as md
