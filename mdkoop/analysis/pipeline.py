@@ -341,7 +341,8 @@ def analyze_run(run_dir, store=None, test_store=None, lags=None, reference=None,
         images["its"] = plots.plot_implied_timescales(
             its.lags_ps, its.timescales_ps, tmp / "implied_timescales.png", its.ci_lower, its.ci_upper,
             training_lag_ps=lag * timestep_ps,
-            title="Implied timescales" + (" (retrained per lag)" if retrain else " (re-estimated on learned features)"))
+            title="Implied timescales" + (" (retrained per lag)" if retrain else " (re-estimated on learned features)"),
+            confidence=confidence)
         if ck is not None:
             images["ck"] = plots.plot_ck_test(ck.lagtimes_ps, ck.predictions, ck.estimates, tmp / "ck_test.png")
         images["spectrum"] = plots.plot_spectrum(model.singular_values, tmp / "spectrum.png",

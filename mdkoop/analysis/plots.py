@@ -74,8 +74,8 @@ def _save(fig, path) -> Path:
 
 
 def plot_implied_timescales(lags_ps, its_ps, path, ci_lower=None, ci_upper=None, training_lag_ps=None,
-                            title="Implied timescales") -> Path:
-    """Implied timescales against lag time, log y axis, with the ITS = lag region shaded.
+                            title="Implied timescales", confidence: float = 0.95) -> Path:
+    """Implied timescales against lag time, log y axis, with the ITS < lag region shaded.
 
     Parameters
     ----------
@@ -91,6 +91,8 @@ def plot_implied_timescales(lags_ps, its_ps, path, ci_lower=None, ci_upper=None,
         Marked with a vertical dashed line.
     title : str
         Figure title.
+    confidence : float
+        Level of the band (for the title).
 
     Returns
     -------
@@ -103,30 +105,33 @@ def plot_implied_timescales(lags_ps, its_ps, path, ci_lower=None, ci_upper=None,
         raise InputError(f"its_ps has {its.shape[0]} rows but there are {len(lags_ps)} lag times.")
     finite = its[np.isfinite(its) & (its > 0)]
     top_ps = max(float(finite.max()) if finite.size else 1.0, float(lags_ps.max()))
-    unit, f = time_unit(top_ps)
+    yunit, fy = time_unit(top_ps)
+    xunit, fx = time_unit(float(lags_ps.max()))
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i in range(its.shape[1]):
         c = colors[i % len(colors)]
         if not np.isfinite(its[:, i]).any():
             continue  # a process that no lag resolves (rank-deficient features)
-        ax.plot(lags_ps / f, its[:, i] / f, "o-", color=c, ms=4, label=f"process {i + 1}")
+        ax.plot(lags_ps / fx, its[:, i] / fy, "o-", color=c, ms=4, label=f"process {i + 1}")
         if ci_lower is not None and ci_upper is not None:
-            lo = np.atleast_2d(np.asarray(ci_lower, float))[:, i] / f
-            hi = np.atleast_2d(np.asarray(ci_upper, float))[:, i] / f
-            ax.fill_between(lags_ps / f, lo, hi, color=c, alpha=0.2, lw=0)
-    xs = np.linspace(0.0, lags_ps.max() * 1.05, 50) / f
-    ymin = max(min(float(finite.min()) if finite.size else 1.0, float(lags_ps.min())) / f / 3.0, 1e-12)
-    ax.fill_between(xs, ymin, xs, color="0.6", alpha=0.35, lw=0, label="ITS < lag (not resolved)")
-    ax.plot(xs, xs, color="0.3", lw=1)
+            lo = np.atleast_2d(np.asarray(ci_lower, float))[:, i] / fy
+            hi = np.atleast_2d(np.asarray(ci_upper, float))[:, i] / fy
+            ax.fill_between(lags_ps / fx, lo, hi, color=c, alpha=0.2, lw=0)
+    xs_ps = np.linspace(0.0, lags_ps.max() * 1.05, 80)
+    ymin = max(min(float(finite.min()) if finite.size else 1.0, float(lags_ps.min())) / fy / 3.0, 1e-12)
+    ax.fill_between(xs_ps / fx, ymin, xs_ps / fy, color="0.6", alpha=0.35, lw=0, label="ITS < lag (not resolved)")
+    ax.plot(xs_ps / fx, xs_ps / fy, color="0.3", lw=1)
     if training_lag_ps is not None:
-        ax.axvline(training_lag_ps / f, color="k", ls="--", lw=1, label=f"training lag ({training_lag_ps / f:g} {unit})")
+        ax.axvline(training_lag_ps / fx, color="k", ls="--", lw=1,
+                   label=f"training lag ({training_lag_ps / fx:g} {xunit})")
     ax.set_yscale("log")
-    ax.set_ylim(bottom=ymin, top=top_ps / f * 3.0)
-    ax.set_xlim(0, lags_ps.max() * 1.05 / f)
-    ax.set_xlabel(f"lag time τ ({unit})")
-    ax.set_ylabel(f"implied timescale ({unit})")
-    ax.set_title(title + (" (shaded: 95% bootstrap CI)" if ci_lower is not None else ""))
+    ax.set_ylim(bottom=ymin, top=top_ps / fy * 3.0)
+    ax.set_xlim(0, lags_ps.max() * 1.05 / fx)
+    ax.set_xlabel(f"lag time τ ({xunit})")
+    ax.set_ylabel(f"implied timescale ({yunit})")
+    band = f" (shaded: {100 * confidence:g}% bootstrap CI)" if ci_lower is not None else ""
+    ax.set_title(title + band, fontsize=10)
     ax.legend(fontsize=8, loc="best")
     ax.grid(True, which="both", alpha=0.3)
     return _save(fig, path)
