@@ -17,6 +17,10 @@ def register(sub):
     p.add_argument("--cvs", default=None, metavar="LIST", help="1-based CV numbers, e.g. 1,2 (default: all CVs of `transform`)")
     p.add_argument("--kind", choices=("singular", "eigen"), default=None, help="CV kind (default: as `transform`)")
     p.add_argument("--data", default=None, metavar="STORE", help="data for the CV ranges (default: the run's training store)")
+    p.add_argument("--topology", default=None, metavar="FILE",
+                   help="topology of the system you will simulate (PDB/GRO/PSF/...), when its atom numbering differs from "
+                   "the training topology (e.g. the model was trained on heavy atoms only): atoms are matched by residue "
+                   "number and atom name")
     p.add_argument("--overwrite", action="store_true", help="replace DIR if it exists")
     p.set_defaults(func=run)
     return p
@@ -30,6 +34,7 @@ def run(args) -> int:
 
     check_output_dir(args.out, args.overwrite, "export directory")  # fail before loading the model
     model = load_model(args.run)
-    out = export_model(model, args.out, format=args.format, cvs=args.cvs, kind=args.kind, overwrite=args.overwrite, data=args.data)
+    out = export_model(model, args.out, format=args.format, cvs=args.cvs, kind=args.kind, overwrite=args.overwrite, data=args.data,
+                       topology=args.topology)
     print(f"wrote {out}")
     return 0

@@ -11,6 +11,7 @@ from .api import (
     export_model,
     export_spec,
     parse_cvs,
+    remap_to_topology,
     spec_from_model,
 )
 from .torchscript import METADATA_NAME, CVModule, OpenMMCVModule, PlumedCVModule, read_metadata
@@ -28,5 +29,6 @@ __all__ = [
     "export_spec",
     "parse_cvs",
     "read_metadata",
+    "remap_to_topology",
     "spec_from_model",
 ]

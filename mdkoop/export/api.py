@@ -33,7 +33,8 @@ from ..utils.logging import get_logger
 from . import plumed as _plumed
 from .torchscript import CVModule, OpenMMCVModule, PlumedCVModule, save_scripted, script_module
 
-__all__ = ["FORMATS", "KINDS", "ExportSpec", "parse_cvs", "cv_statistics", "spec_from_model", "export_model", "export_spec"]
+__all__ = ["FORMATS", "KINDS", "ExportSpec", "parse_cvs", "cv_statistics", "spec_from_model", "export_model", "export_spec",
+           "remap_to_topology"]
 
 FORMATS = ("torchscript", "plumed", "openmm")
 KINDS = ("singular", "eigen")
@@ -73,6 +74,8 @@ class ExportSpec:
         Frame stride of ``samples`` relative to the model's frames (for the lag in frames).
     topology : dict, optional
         ``{"name", "n_atoms"}`` of the topology whose atom numbering ``atom_indices`` refer to.
+    residue_ids, residue_names : list, optional
+        Residue number and name of each model atom (to match atoms onto another topology).
     """
 
     features: nn.Module
@@ -91,6 +94,8 @@ class ExportSpec:
     samples: list[np.ndarray] | None = None
     samples_stride: int = 1
     topology: dict | None = None
+    residue_ids: list[int] | None = None
+    residue_names: list[str] | None = None
 
     @property
     def n_available(self) -> int:
@@ -214,6 +219,38 @@ def spec_from_model(model, kind: str | None = None, data=None) -> ExportSpec:
     return adapt_model(model, kind=kind, data=data)
 
 
+def remap_to_topology(spec: ExportSpec, topology: str | os.PathLike) -> ExportSpec:
+    """Renumber the model's atoms to the simulation topology ``topology`` (matched by residue number and atom name).
+
+    Parameters
+    ----------
+    spec : ExportSpec
+        Must carry ``residue_ids`` (from the training store).
+    topology : path-like
+        Topology of the simulated system (PDB, GRO, PSF, PRMTOP, ...).
+
+    Returns
+    -------
+    ExportSpec
+        A copy whose ``atom_indices`` refer to ``topology``.
+    """
+    from .atoms import load_topology, match_atoms
+
+    if spec.residue_ids is None or not spec.atom_names:
+        raise ConfigError("--topology needs the residue numbers and atom names of the model's atoms, which are read from "
+                          "the training store; that store is not available. Export without --topology.")
+    top = load_topology(topology)
+    idx = match_atoms(spec.atom_names, spec.residue_ids, spec.residue_names, top, what=repr(str(topology)))
+    for k, i in enumerate(idx):
+        el = top.atom(int(i)).element
+        if el is not None and el.atomic_number and int(el.atomic_number) != int(spec.atomic_numbers[k]):
+            raise InputError(f"Atom {spec.atom_names[k]} of residue {spec.residue_ids[k]} is element {el.symbol} in "
+                             f"{str(topology)!r} but atomic number {int(spec.atomic_numbers[k])} in the model.")
+    log.info("model atoms renumbered to %s (%d atoms)", topology, top.n_atoms)
+    return dataclasses.replace(spec, atom_indices=idx, topology={
+        "name": Path(topology).name, "n_atoms": int(top.n_atoms), "trained_on": spec.topology})
+
+
 def _metadata(spec: ExportSpec, cvs: list[int], fmt: str, stats: dict | None) -> dict[str, Any]:
     from .. import __version__
 
@@ -248,7 +285,7 @@ def _metadata(spec: ExportSpec, cvs: list[int], fmt: str, stats: dict | None) ->
 
 
 def export_model(model, out: str | os.PathLike, format: str = "torchscript", cvs=None, kind: str | None = None,
-                 overwrite: bool = False, data=None) -> Path:
+                 overwrite: bool = False, data=None, topology: str | os.PathLike | None = None) -> Path:
     """Export a fitted model's CVs.
 
     Parameters
@@ -266,6 +303,10 @@ def export_model(model, out: str | os.PathLike, format: str = "torchscript", cvs
         Replace an existing ``out``.
     data : optional
         Data for CV ranges (default: the model's training data, when available).
+    topology : path-like, optional
+        Topology of the system to be simulated, when its atom numbering differs from the training
+        topology (e.g. training on a heavy-atom-only trajectory): model atoms are matched by residue
+        number and atom name, and the exported indices follow this topology.
 
     Returns
     -------
@@ -280,6 +321,8 @@ def export_model(model, out: str | os.PathLike, format: str = "torchscript", cvs
     spec = model if isinstance(model, ExportSpec) else spec_from_model(model, kind=kind, data=data)
     if kind is not None and spec.kind != kind:
         raise ConfigError(f"The export spec holds {spec.kind} CVs but kind={kind!r} was requested.")
+    if topology is not None:
+        spec = remap_to_topology(spec, topology)
     return export_spec(spec, out, format=format, cvs=cvs, overwrite=overwrite)
 
 

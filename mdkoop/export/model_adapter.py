@@ -15,7 +15,7 @@ from ..errors import ConfigError, ModelFormatError
 from ..utils.logging import get_logger
 from .torchscript import FrameEncoderFeatures, GraphEncoderFeatures
 
-__all__ = ["adapt_model", "training_data_path", "training_topology", "MAX_RANGE_FRAMES"]
+__all__ = ["adapt_model", "training_data_path", "training_topology", "training_residues", "MAX_RANGE_FRAMES"]
 
 log = get_logger("export")
 
@@ -45,6 +45,25 @@ def training_data_path(model) -> Path | None:
         if isinstance(value, str) and Path(value).exists():
             return Path(value)
     return None
+
+
+def training_residues(model) -> tuple[list[int] | None, list[str] | None]:
+    """Residue numbers and names of the model's atoms, from the training store (``(None, None)`` if unavailable)."""
+    import json
+
+    path = training_data_path(model)
+    if path is None or not (path / "store.json").is_file():
+        return None, None
+    meta = json.loads((path / "store.json").read_text())
+    ids, names, sidx = meta.get("residue_ids"), meta.get("residue_names"), meta.get("atom_indices")
+    if not ids or sidx is None or len(ids) != len(sidx):
+        return None, None
+    pos = {int(a): k for k, a in enumerate(sidx)}
+    try:
+        rows = [pos[int(a)] for a in model.atoms["indices"]]
+    except KeyError:
+        return None, None
+    return [int(ids[r]) for r in rows], (None if not names else [str(names[r]) for r in rows])
 
 
 def training_topology(model) -> dict | None:
@@ -106,11 +125,12 @@ def adapt_model(model, kind: str | None = None, data=None):
         samples = [np.asarray(s) for s in model.transform(data, kind=kind)]
     else:
         log.warning("the training data are not available: CV ranges and kernel widths are left out (pass --data STORE)")
+    residue_ids, residue_names = training_residues(model)
     return ExportSpec(
         features=features, weight=np.asarray(weight), bias=np.asarray(bias), kind=kind,
         atom_indices=np.asarray(atoms["indices"], dtype=np.int64), atom_names=list(atoms.get("names") or []),
         atomic_numbers=z, cutoff_nm=cutoff, lagtime_frames=int(model.lagtime),
         lagtime_ps=model.lagtime_ps, timestep_ps=float(model.timestep) if time_ps else None,
         values=values, timescales_ps=timescales if time_ps else None, samples=samples, samples_stride=stride,
-        topology=training_topology(model),
+        topology=training_topology(model), residue_ids=residue_ids, residue_names=residue_names,
     )

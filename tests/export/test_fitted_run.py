@@ -96,3 +96,13 @@ def test_eigen_kind_and_strided_ranges(fitted_run, tmp_path, monkeypatch):
     pos = np.asarray(fitted_run["store"].trajectory(0)[:5])
     expected = model.transform(pos, kind="eigen")[0][:, :1]
     np.testing.assert_allclose(m(torch.tensor(pos)).detach().numpy(), expected, atol=1e-4)
+
+
+def test_cli_topology_option_uses_residue_matching(fitted_run, mdatests, tmp_path):
+    """--topology with the full ADK PSF maps each CA onto itself; the metadata name the new topology."""
+    out = tmp_path / "pl"
+    argv = ["-q", "export", str(fitted_run["run"]), "--format", "plumed", "--out", str(out), "--topology", mdatests["psf"]]
+    assert main(argv) == 0
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["atom_indices"] == fitted_run["model"].atoms["indices"]
+    assert meta["topology"]["name"] == "adk.psf" and meta["topology"]["trained_on"]["name"] == "adk.psf"
