@@ -109,7 +109,8 @@ def plumed_input(
     w(f"# Slow CVs learned by mdkoop ({kind} functions{lag}) from the Cartesian positions of {n} atoms.")
     w("# Needs PLUMED >= 2.9 configured with LibTorch (--enable-libtorch); see README.md.")
     w("# Atom numbers are 1-based serial numbers of the simulated system and must match the topology")
-    w("# the model was trained on (same atom order). Positions are passed to the model in nm.")
+    w("# the model was trained on (same atom order), or the one given to `mdkoop export --topology`.")
+    w("# Positions are passed to the model in nm.")
     if topology:
         w(f"# Training topology: {topology['name']} ({topology.get('n_atoms')} atoms); the numbers below refer to it.")
     w("UNITS LENGTH=nm ENERGY=kj/mol TIME=ps")
@@ -204,7 +205,10 @@ def plumed_readme(meta: dict[str, Any], stats: dict[str, Any] | None = None, *, 
         "- An MD engine patched with that PLUMED: GROMACS (`plumed patch -p`) or LAMMPS (`make yes-plumed`).",
         "- The simulated system must contain the model's atoms with the same serial numbers as the topology the"
         " model was trained on (`atom_indices` in `metadata.json`, 0-based; `plumed.dat` uses them 1-based)."
-        " Solvent and ions may be added after the protein without changing these numbers."
+        " Solvent and ions may be added after the protein without changing these numbers. If your simulation numbers"
+        " its atoms differently (e.g. the model was trained on a heavy-atom-only trajectory and you simulate with"
+        " hydrogens and water), re-export with `mdkoop export RUN --format plumed --topology system.pdb ...`: the model"
+        " atoms are then matched by residue number and atom name onto `system.pdb` (or .gro/.psf/.prmtop)."
         + (f" The training topology was `{meta['topology']['name']}` ({meta['topology'].get('n_atoms')} atoms):"
            " compare its atom names with the comments of the `POSITION` lines (and `atom_names` in `metadata.json`)."
            if meta.get("topology") else ""),
