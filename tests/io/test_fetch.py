@@ -262,3 +262,14 @@ def test_cli_fetch_manifest_file(tmp_path, archive, capsys):
     assert rc == 0 and "2 trajectories" in out and "store:" in out
     assert main(["data", "fetch", str(mf), "--dest", str(tmp_path / "d"), "--no-progress"]) == 2
     assert "--overwrite" in capsys.readouterr().err
+
+
+def test_bundled_sample_fetch(tmp_path):
+    from mdkoop.demo import sample_files
+
+    meta = json.loads(sample_files()["metadata"].read_text())
+    res = fetch("cln025-sample", tmp_path / "s", progress=False)
+    s = res.store
+    assert (s.n_trajectories, s.n_frames, s.n_atoms) == (1, meta["n_frames"], meta["n_atoms_saved"])
+    assert s.timestep_ps == pytest.approx(meta["frame_spacing_ps"])
+    assert not (tmp_path / "s" / "downloads").exists()  # nothing downloaded

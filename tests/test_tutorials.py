@@ -1,0 +1,35 @@
+"""Every tutorial runs end to end (small settings: MDKOOP_TUTORIAL_FAST=1) in a fresh process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TUTORIALS = Path(__file__).resolve().parents[1] / "tutorials"
+EXPECT = {
+    "01_quickstart_cli.py": ["cln025-sample", "timescales (ps)", "PYTORCH_MODEL"],
+    "02_python_api_deeptime.py": ["singular values", "CK lags (frames)", "MSM states"],
+    "03_export_plumed_openmm.py": ["PYTORCH_MODEL", "max |exported - transform|"],
+    "04_gpu_and_multi_gpu.py": ["CUDA available", "srun mdkoop fit"],
+    "05_your_own_trajectories.py": ["lengths:", "corr(CV1, cos phi)"],
+}
+
+
+def test_every_tutorial_is_tested():
+    assert sorted(p.name for p in TUTORIALS.glob("[0-9][0-9]_*.py")) == sorted(EXPECT)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(EXPECT))
+def test_tutorial_runs(name, tmp_path):
+    env = {**os.environ, "MDKOOP_TUTORIAL_FAST": "1", "MDKOOP_TUTORIAL_DIR": str(tmp_path), "OMP_NUM_THREADS": "1",
+           "MPLBACKEND": "Agg"}
+    res = subprocess.run([sys.executable, str(TUTORIALS / name)], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=900)
+    assert res.returncode == 0, f"{name} failed:\n{res.stdout[-3000:]}\n{res.stderr[-5000:]}"
+    for text in EXPECT[name]:
+        assert text in res.stdout, f"{name}: {text!r} not in its output"
