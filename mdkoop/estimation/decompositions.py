@@ -21,7 +21,9 @@ import numpy as np
 
 from mdkoop.errors import InputError
 
-__all__ = ["inv_sqrt_split", "CCAResult", "EigenResult", "cca", "edmd", "reversible", "implied_timescales"]
+__all__ = [
+    "inv_sqrt_split", "CCAResult", "EigenResult", "cca", "edmd", "reversible", "svd_koopman", "implied_timescales",
+]
 
 
 def _sym(C: np.ndarray) -> np.ndarray:
@@ -225,6 +227,54 @@ def reversible(mean: np.ndarray, cov_0: np.ndarray, cov_t: np.ndarray, epsilon: 
     right = L @ Q
     return EigenResult(eigenvalues=lam, right=right, right_offset=np.zeros(lam.shape[0]), left=right.copy(),
                        mean=np.asarray(mean, dtype=np.float64))
+
+
+def svd_koopman(svd: CCAResult, cov_gf_t: np.ndarray, mean_f_t: np.ndarray, mean_f_0: np.ndarray) -> EigenResult:
+    """Eigen-decomposition of the rank-r Koopman operator given by its learned SVD (two lobes).
+
+    With singular functions ``u_i = (f - mean_f_0)^T U_i`` (left lobe ``f``),
+    ``v_i = (g - mean_g_t)^T V_i`` (right lobe ``g``) and the constant pair,
+    ``K = 1 (x) 1 + sum_i sigma_i u_i (x) v_i`` (adjoint w.r.t. the time-lagged
+    distribution ``rho_1``). On the basis ``[1, u]`` its matrix is
+    ``[[1, E_rho1 u^T], [0, diag(sigma) V^T C_gf U]]`` with
+    ``C_gf = Cov_rho1(g, f)``: ``v`` is mean-free under ``rho_1``, so the
+    constant decouples exactly again. This "EDMD in the learned singular basis"
+    is what the non-reversible (e.g. logistic-map) estimates need: plain EDMD on
+    one lobe ignores the other lobe and the singular values.
+
+    Parameters
+    ----------
+    svd : CCAResult
+        CCA of ``(f(x_t), g(x_{t+tau}))``.
+    cov_gf_t : ndarray (k, k)
+        ``Cov(g(y), f(y))`` over the time-lagged frames ``y`` (mean-free).
+    mean_f_t : ndarray (k,)
+        Mean of the *left* lobe over the time-lagged frames.
+    mean_f_0 : ndarray (k,)
+        Mean of the left lobe over the instantaneous frames (the centring of ``u``).
+
+    Returns
+    -------
+    EigenResult
+        Coefficients act on the left-lobe features ``f`` (mean ``mean_f_0``).
+    """
+    s, U, V = svd.singular_values, svd.left, svd.right
+    r = min(U.shape[1], V.shape[1], s.shape[0])
+    s, U, V = s[:r], U[:, :r], V[:, :r]
+    A = s[:, None] * (V.T @ np.asarray(cov_gf_t, dtype=np.float64) @ U)
+    lam, Q = np.linalg.eig(A)
+    lam, Q = _sort_spectrum(lam, Q)
+    Q = Q / np.linalg.norm(Q, axis=0)
+    m = U.T @ (np.asarray(mean_f_t, dtype=np.float64) - np.asarray(mean_f_0, dtype=np.float64))
+    denom = lam - 1.0
+    small = np.abs(denom) < 1e-12
+    offset = np.where(small, 0.0, (m @ Q) / np.where(small, 1.0, denom))
+    try:
+        left = U @ np.linalg.inv(Q).T
+    except np.linalg.LinAlgError:
+        left = U @ np.linalg.pinv(Q).T
+    return EigenResult(eigenvalues=lam, right=U @ Q, right_offset=offset, left=left,
+                       mean=np.asarray(mean_f_0, dtype=np.float64))
 
 
 def implied_timescales(eigenvalues: np.ndarray, lagtime: float, timestep: float = 1.0) -> np.ndarray:
