@@ -24,7 +24,9 @@ def register(sub):
         "For models on feature arrays (MLP encoder), give .npy files of shape (n_frames, n_features) instead.",
     )
     p.add_argument("run", help="run directory of `mdkoop fit` (holds model.pt and model.json)")
-    p.add_argument("trajectories", nargs="+", metavar="TRAJ", help="trajectory files (xtc, dcd, nc, ...) or .npy features")
+    p.add_argument("trajectories", nargs="+", metavar="TRAJ",
+                   help="trajectory files (xtc, dcd, nc, ...), store directories (one array per trajectory), "
+                   "or .npy features for feature models")
     p.add_argument("--top", help="topology (pdb, gro, psf, prmtop) of the trajectories; needed for formats without one")
     p.add_argument("--out", required=True, help="output .npz file")
     p.add_argument("--kind", choices=("singular", "eigen"), default="singular",
@@ -45,6 +47,9 @@ def _load_inputs(paths: list[str], model, top):
     if top is not None and not Path(top).is_file():
         raise MissingFileError(f"The topology {top!r} does not exist.")
     npy = [p.endswith(".npy") for p in paths]
+    stores = [Path(p).is_dir() for p in paths]
+    if any(stores) and model.encoder_config.kind != "schnet":
+        raise InputError("Store directories hold atom positions; this model reads feature arrays: give .npy files.")
     if any(npy):
         if not all(npy):
             raise InputError("Do not mix .npy feature files with trajectory files in one call.")
@@ -97,11 +102,11 @@ def transform_to_npz(run_dir, trajectories, out, top=None, kind="singular", k=No
     data = _load_inputs([str(t) for t in trajectories], model, top)
     cvs = {}
     for i, item in enumerate(data):
-        arr = model.transform([item] if not isinstance(item, str) else item, kind=kind, k=k, top=top, device=device)
-        if len(arr) != 1:
-            raise InputError(f"The input {trajectories[i]!r} gave {len(arr)} trajectories; expected one.")
-        cvs[f"traj{i}"] = np.asarray(arr[0], dtype=np.float64)
-        log.info("%s: %d frames -> %d CVs", trajectories[i], cvs[f"traj{i}"].shape[0], cvs[f"traj{i}"].shape[1])
+        arrs = model.transform([item] if not isinstance(item, str) else item, kind=kind, k=k, top=top, device=device)
+        for a in arrs:  # a store directory contributes one array per trajectory, in store order
+            key = f"traj{len(cvs)}"
+            cvs[key] = np.asarray(a, dtype=np.float64)
+            log.info("%s: %d frames -> %d CVs (%s)", trajectories[i], cvs[key].shape[0], cvs[key].shape[1], key)
     with atomic_file(out, "wb", overwrite=overwrite) as fh:
         np.savez(fh, **cvs)
     return cvs

@@ -35,6 +35,13 @@ def test_transform_npz(run, tmp_path):
     # transform on the training data equals the singular functions of the features used in the estimation
     feats = model.features(run["store"])
     assert np.allclose(ref[0], model.linear.transform_features(feats[0], kind="singular"), atol=1e-10)
+    # a store directory contributes one array per trajectory, after the files given before it
+    out2 = tmp_path / "mixed.npz"
+    assert main(["transform", str(run["run"]), dcd[1], str(run["store"].path), "--top", str(run["pdb"]),
+                 "--out", str(out2)]) == 0
+    with np.load(out2) as z:
+        assert sorted(z.files) == ["traj0", "traj1", "traj2", "traj3"]
+        assert np.allclose(z["traj0"], ref[1], atol=1e-4) and np.allclose(z["traj3"], ref[2], atol=1e-10)
     # a save/load round trip gives identical CVs
     assert np.allclose(run["model"].transform(run["store"])[0], ref[0], atol=1e-6)
 
