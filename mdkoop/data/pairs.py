@@ -58,11 +58,14 @@ def _check_fractions(fractions) -> np.ndarray:
 def split_segments(trajectory_lengths, fractions=(0.8, 0.1, 0.1), seed: int = 0) -> dict[str, list[Segment]]:
     """Split frames into train / val / test without leakage.
 
-    With at least as many trajectories as non-empty splits, whole trajectories are
-    assigned to splits: a seeded shuffle, then each trajectory goes to the split
-    furthest below its target share of frames (every non-empty split gets at least
-    one trajectory). With fewer trajectories (e.g. one long trajectory), each
-    trajectory is cut into contiguous blocks ``[train | val | test]`` in time order.
+    With enough trajectories, whole trajectories are assigned to splits: a seeded
+    shuffle, then each trajectory goes to the split furthest below its target share
+    of frames (every non-empty split gets at least one trajectory). "Enough" means at
+    least one trajectory per non-empty split and ``n_trajectories * f >= 0.5`` for the
+    smallest non-zero fraction ``f`` (so that shares can be met to about one trajectory;
+    e.g. 2 trajectories with a 10 % validation share would otherwise give it 50 %).
+    Otherwise (e.g. one long trajectory) each trajectory is cut into contiguous blocks
+    ``[train | val | test]`` in time order.
     Random frames are never used: neighbouring frames are correlated, so that would leak.
 
     Parameters
@@ -85,7 +88,7 @@ def split_segments(trajectory_lengths, fractions=(0.8, 0.1, 0.1), seed: int = 0)
     active = [k for k in range(3) if f[k] > 0]
     out: dict[str, list[Segment]] = {s: [] for s in _SPLITS}
     n_traj = len(lengths)
-    if n_traj >= len(active):
+    if n_traj >= len(active) and n_traj * min(f[k] for k in active) >= 0.5:
         rng = np.random.default_rng(seed)
         order = rng.permutation(n_traj)
         total = float(lengths.sum())
