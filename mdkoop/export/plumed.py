@@ -111,7 +111,11 @@ def plumed_input(
     w("# Atom numbers are 1-based serial numbers of the simulated system and must match the topology")
     w("# the model was trained on (same atom order), or the one given to `mdkoop export --topology`.")
     w("# Positions are passed to the model in nm.")
-    if topology:
+    if topology and topology.get("trained_on"):
+        t0 = topology["trained_on"] or {}
+        w(f"# Atom numbers follow {topology['name']} ({topology.get('n_atoms')} atoms), matched by residue and atom name")
+        w(f"# from the training topology {t0.get('name', '?')} ({t0.get('n_atoms', '?')} atoms).")
+    elif topology:
         w(f"# Training topology: {topology['name']} ({topology.get('n_atoms')} atoms); the numbers below refer to it.")
     w("UNITS LENGTH=nm ENERGY=kj/mol TIME=ps")
     w("")
