@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from mdkoop.analysis.cktest import ck_test_cvs
 from mdkoop.analysis.pipeline import SUMMARY_KEYS, analyze_run, parse_lags, resolve_store
 from mdkoop.analysis.rmsd import reference_for_atoms, rmsd_to_reference
 from mdkoop.analysis.scores import vamp_scores
@@ -131,12 +132,22 @@ def test_deeptime_on_model_outputs(run):
     data = implied_timescales(models)
     assert np.allclose(data.timescales_for_process(0) * 10.0, r.timescales_ps[:, 0], rtol=1e-6)
     plot_implied_timescales(data)
-    # deeptime's Koopman CK test on the covariance models at multiples of the lag
+    # deeptime's Koopman CK test (CovarianceKoopmanModel.ck_test -> deeptime.util.validation.ck_test)
     ck = models[0].ck_test(models)
-    assert ck.predictions.shape == ck.estimates.shape
+    assert ck.predictions.shape == ck.estimates.shape and ck.lagtimes.tolist() == [0, 2, 4, 6]
+    # at the test model's own lag, prediction and estimate are the same model's numbers
+    assert np.allclose(ck.predictions[1], ck.estimates[1], atol=1e-8)
+    # (deeptime leaves lag 0 undefined (NaN) for Koopman models, also for its own VAMP models)
+    assert np.all(np.isfinite(ck.predictions[1:])) and np.all(np.isfinite(ck.estimates[1:]))
+    assert np.all(np.abs(ck.predictions[1:]) <= 1 + 1e-9)  # correlations of normalised singular functions
     plot_ck_test(ck)
-    # the generic entry point with the observable deeptime builds for Koopman models
-    assert callable(ck_test)
+    # the generic entry point, with the MSM observable of our CK test on the CVs
+    from deeptime.markov._base import MembershipsObservable  # noqa: F401  (used through msm.ck_test)
+
+    cvs = m.transform(run["store"])
+    r_ck = ck_test_cvs(cvs, m.lagtime, timestep_ps=10.0, n_clusters=10, multiples=3)
+    generic = ck_test([r_ck.msm], r_ck.deeptime_test._observable, test_model=r_ck.msm)
+    assert np.allclose(generic.predictions[1], r_ck.predictions[1], atol=1e-8)
 
 
 def test_refusals(run, tmp_path, analysis):
