@@ -141,9 +141,7 @@ def test_deeptime_on_model_outputs(run):
     assert np.all(np.isfinite(ck.predictions[1:])) and np.all(np.isfinite(ck.estimates[1:]))
     assert np.all(np.abs(ck.predictions[1:]) <= 1 + 1e-9)  # correlations of normalised singular functions
     plot_ck_test(ck)
-    # the generic entry point, with the MSM observable of our CK test on the CVs
-    from deeptime.markov._base import MembershipsObservable  # noqa: F401  (used through msm.ck_test)
-
+    # the generic entry point, with the PCCA+ memberships observable deeptime built for our CK test on the CVs
     cvs = m.transform(run["store"])
     r_ck = ck_test_cvs(cvs, m.lagtime, timestep_ps=10.0, n_clusters=10, multiples=3)
     generic = ck_test([r_ck.msm], r_ck.deeptime_test._observable, test_model=r_ck.msm)
