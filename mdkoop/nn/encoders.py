@@ -166,7 +166,7 @@ class SchNetEncoder(nn.Module):
         ``"lean"`` (default; :class:`~mdkoop.nn.schnet.LeanSchNet`, equal to schnetpack's to 1e-5,
         TorchScript-able) or ``"schnetpack"`` (the reference).
     max_z : int, default 100
-    edge_chunk : int, default 32768
+    edge_chunk : int, default 16384
         Lean implementation only: edges per chunk.
     checkpoint : bool, default True
         Lean implementation only: recompute edge tensors in backward.

@@ -23,11 +23,15 @@ sorted by the centre ``i``, as :func:`mdkoop.data.graphs.radius_graph` returns
 them). The radial basis ``(E, n_rbf)`` and the cutoff ``(E,)`` are computed once
 and shared by the interactions; the filter is generated inside the chunk; the
 ``- ln 2`` of the shifted softplus is folded into the second filter layer's bias;
-and, when gradients are recorded, each chunk is wrapped in non-reentrant
+the filter depends only on the distance, so for a symmetric graph (both directions
+of every pair, as the radius graph gives) it is generated once per atom pair and
+shared by ``(i, j)`` and ``(j, i)`` (half the filter-network work, bitwise the same
+filter); chunks are cut between frames so both directions of a pair stay in one
+chunk; and, when gradients are recorded, each chunk is wrapped in non-reentrant
 activation checkpointing, so only the radial basis, the edge indices and the
 ``(N, F)`` node features are kept for the backward pass. The chunk's edge tensors
 are recomputed in the backward pass (one extra filter-network forward); they are
-small (8 MB at the default chunk), so the allocator recycles them instead of
+small (4 MB at the default chunk of 16384 edges), so the allocator recycles them instead of
 faulting in fresh pages for every step.
 
 Units: positions and ``cutoff`` in nm. The schnetpack reference is built with the
@@ -56,7 +60,7 @@ __all__ = [
 ]
 
 LN2 = math.log(2.0)
-DEFAULT_EDGE_CHUNK = 1 << 15  # edges per chunk: the chunk's (E_c, 64) float32 tensors are ~8 MB
+DEFAULT_EDGE_CHUNK = 1 << 14  # edges per chunk: the chunk's (E_c, 64) float32 tensors are ~4 MB
 
 
 def shifted_softplus(x: Tensor) -> Tensor:
@@ -101,17 +105,20 @@ def cosine_cutoff(d: Tensor, cutoff: float) -> Tensor:
     return 0.5 * (torch.cos(d * (math.pi / cutoff)) + 1.0) * (d < cutoff).to(d.dtype)
 
 
-def chunk_boundaries(idx_i: Tensor, n_nodes: int, edge_chunk: int) -> list[int]:
+def chunk_boundaries(idx_i: Tensor, idx_j: Tensor, n_nodes: int, edge_chunk: int, closed: bool) -> list[int]:
     """Split nodes into contiguous ranges holding about ``edge_chunk`` edges each.
 
     Parameters
     ----------
-    idx_i : Tensor, shape (E,), int64
-        Centre atom of each edge, sorted ascending.
+    idx_i, idx_j : Tensor, shape (E,), int64
+        Centre and neighbour of each edge, sorted by ``idx_i``.
     n_nodes : int
         Number of nodes N.
     edge_chunk : int
         Target number of edges per chunk.
+    closed : bool
+        If True, only cut where no edge crosses the cut (between frames of a batch), so
+        that each chunk is a union of whole graphs.
 
     Returns
     -------
@@ -123,8 +130,26 @@ def chunk_boundaries(idx_i: Tensor, n_nodes: int, edge_chunk: int) -> list[int]:
     if n_edges <= edge_chunk or n_nodes <= 1:
         return [0, n_nodes]
     n_chunks = (n_edges + edge_chunk - 1) // edge_chunk
-    per = max(1, (n_nodes + n_chunks - 1) // n_chunks)
-    bounds = list(range(0, n_nodes, per))
+    if not closed:
+        per = max(1, (n_nodes + n_chunks - 1) // n_chunks)
+        bounds = list(range(0, n_nodes, per))
+        bounds.append(n_nodes)
+        return bounds
+    nodes = torch.arange(n_nodes, dtype=idx_i.dtype, device=idx_i.device)
+    reach = nodes.scatter_reduce(0, idx_i, idx_j, "amax", include_self=True)
+    reach = torch.cummax(torch.maximum(reach, nodes), 0)[0]  # furthest node linked to any node <= v
+    cand = nodes[1:]
+    valid = cand[reach[:-1] < cand]  # cuts that no edge crosses
+    if valid.numel() == 0:
+        return [0, n_nodes]
+    before = torch.searchsorted(idx_i, valid)  # edges before each valid cut
+    targets = torch.arange(1, n_chunks, dtype=before.dtype, device=before.device) * edge_chunk
+    sel = torch.searchsorted(before, targets).clamp(max=valid.numel() - 1)
+    chosen: list[int] = valid[sel].tolist()
+    bounds = [0]
+    for c in chosen:
+        if c > bounds[-1] and c < n_nodes:
+            bounds.append(c)
     bounds.append(n_nodes)
     return bounds
 
@@ -159,6 +184,7 @@ class LeanInteraction(nn.Module):
         xf: Tensor,
         rbf: Tensor,
         fcut: Tensor,
+        pair_local: Tensor,
         idx_i_local: Tensor,
         idx_j: Tensor,
         bias2: Tensor,
@@ -170,10 +196,13 @@ class LeanInteraction(nn.Module):
         ----------
         xf : Tensor, shape (N, n_filters)
             Filter-space features of all nodes (``in2f(x)``).
-        rbf : Tensor, shape (E_c, n_rbf)
-            Radial basis of the chunk's edges.
-        fcut : Tensor, shape (E_c,)
-            Cosine cutoff of the chunk's edges.
+        rbf : Tensor, shape (P_c, n_rbf)
+            Radial basis of the chunk's atom pairs (each unordered pair once when the graph is
+            symmetric: the filter of ``(i, j)`` equals that of ``(j, i)``, so it is generated once).
+        fcut : Tensor, shape (P_c,)
+            Cosine cutoff of the chunk's pairs.
+        pair_local : Tensor, shape (E_c,), int64
+            Pair (row of ``rbf``) of each directed edge.
         idx_i_local : Tensor, shape (E_c,), int64
             Centre atoms, relative to the chunk's first node.
         idx_j : Tensor, shape (E_c,), int64
@@ -190,7 +219,7 @@ class LeanInteraction(nn.Module):
         """
         h = F.softplus(self.filter1(rbf))
         w = F.linear(h, self.filter2.weight, bias2) * fcut.unsqueeze(-1)
-        msg = xf.index_select(0, idx_j) * w
+        msg = xf.index_select(0, idx_j) * w.index_select(0, pair_local)
         out = torch.zeros(n_local, xf.shape[1], dtype=xf.dtype, device=xf.device)
         return out.index_add(0, idx_i_local, msg)
 
@@ -200,6 +229,7 @@ class LeanInteraction(nn.Module):
         xf: Tensor,
         rbf: Tensor,
         fcut: Tensor,
+        pair_local: Tensor,
         idx_i_local: Tensor,
         idx_j: Tensor,
         bias2: Tensor,
@@ -208,7 +238,16 @@ class LeanInteraction(nn.Module):
         from torch.utils.checkpoint import checkpoint
 
         return checkpoint(
-            self.cfconv_chunk, xf, rbf, fcut, idx_i_local, idx_j, bias2, n_local, use_reentrant=False
+            self.cfconv_chunk,
+            xf,
+            rbf,
+            fcut,
+            pair_local,
+            idx_i_local,
+            idx_j,
+            bias2,
+            n_local,
+            use_reentrant=False,
         )
 
     def forward(
@@ -216,16 +255,19 @@ class LeanInteraction(nn.Module):
         x: Tensor,
         rbf: Tensor,
         fcut: Tensor,
+        pair_of_edge: Tensor,
         idx_i: Tensor,
         idx_j: Tensor,
         bounds: list[int],
         edge_bounds: list[int],
+        pair_bounds: list[int],
         use_checkpoint: bool,
     ) -> Tensor:
         """Interaction update ``v`` (N, F), to be added to ``x``; see the module docstring.
 
-        ``rbf`` (E, n_rbf) and ``fcut`` (E,) are the radial basis and cutoff of all edges;
-        ``bounds``/``edge_bounds`` the node/edge chunk boundaries (:func:`chunk_boundaries`).
+        ``rbf`` (P, n_rbf) and ``fcut`` (P,) are the radial basis and cutoff of the atom pairs,
+        ``pair_of_edge`` (E,) the pair of each directed edge; ``bounds``/``edge_bounds``/``pair_bounds``
+        the node/edge/pair chunk boundaries (:func:`chunk_boundaries`).
         """
         xf = self.in2f(x)
         bias2 = self.filter2.bias - 0.6931471805599453 * self.filter2.weight.sum(1)
@@ -233,11 +275,15 @@ class LeanInteraction(nn.Module):
         for k in range(len(bounds) - 1):
             a, b = bounds[k], bounds[k + 1]
             s, e = edge_bounds[k], edge_bounds[k + 1]
+            ps, pe = pair_bounds[k], pair_bounds[k + 1]
             il = idx_i[s:e] - a
+            pl = pair_of_edge[s:e] - ps
             if use_checkpoint and not torch.jit.is_scripting():
-                parts.append(self._checkpointed_chunk(xf, rbf[s:e], fcut[s:e], il, idx_j[s:e], bias2, b - a))
+                parts.append(
+                    self._checkpointed_chunk(xf, rbf[ps:pe], fcut[ps:pe], pl, il, idx_j[s:e], bias2, b - a)
+                )
             else:
-                parts.append(self.cfconv_chunk(xf, rbf[s:e], fcut[s:e], il, idx_j[s:e], bias2, b - a))
+                parts.append(self.cfconv_chunk(xf, rbf[ps:pe], fcut[ps:pe], pl, il, idx_j[s:e], bias2, b - a))
         y = parts[0] if len(parts) == 1 else torch.cat(parts, dim=0)
         return self.out2(shifted_softplus(self.out1(y)))
 
@@ -273,7 +319,7 @@ class LeanSchNet(nn.Module):
         Largest atomic number + 1 (embedding size).
     n_filters : int, optional
         Filter size; defaults to ``n_atom_basis``.
-    edge_chunk : int, default 32768
+    edge_chunk : int, default 16384
         Edges per chunk of the continuous-filter convolution (memory/speed trade-off; the
         result does not depend on it beyond float rounding).
     checkpoint : bool, default True
@@ -352,27 +398,52 @@ class LeanSchNet(nn.Module):
         -------
         Tensor, shape (N, n_atom_basis), dtype of ``pos``
         """
+        n_nodes = pos.shape[0]
         idx_i = edge_index[0]
         idx_j = edge_index[1]
-        if idx_i.numel() > 1 and bool((idx_i[1:] < idx_i[:-1]).any()):
-            order = torch.argsort(idx_i, stable=True)
+        n_edges = idx_i.shape[0]
+        key = idx_i * n_nodes + idx_j
+        if n_edges > 1 and bool((key[1:] < key[:-1]).any()):
+            order = torch.argsort(key)
             idx_i = idx_i[order]
             idx_j = idx_j[order]
-        n_nodes = pos.shape[0]
-        d = torch.norm(pos.index_select(0, idx_j) - pos.index_select(0, idx_i), dim=1)
-        bounds = chunk_boundaries(idx_i, n_nodes, self.edge_chunk)
+            key = key[order]
+        # Each unordered pair once: the filter depends only on the distance, so W_ij == W_ji.
+        upper = idx_i < idx_j
+        pair_key = key[upper]
+        n_pairs = pair_key.shape[0]
+        symmetric = False
+        pair_of_edge = torch.arange(n_edges, dtype=idx_i.dtype, device=idx_i.device)
+        if n_pairs > 0 and 2 * n_pairs == n_edges:
+            edge_key = torch.where(upper, key, idx_j * n_nodes + idx_i)
+            pos_in_pairs = torch.searchsorted(pair_key, edge_key).clamp(max=n_pairs - 1)
+            if bool((pair_key[pos_in_pairs] == edge_key).all()):
+                symmetric = True
+                pair_of_edge = pos_in_pairs
+        if symmetric:
+            p_i = idx_i[upper]
+            p_j = idx_j[upper]
+        else:
+            p_i = idx_i
+            p_j = idx_j
+        d = torch.norm(pos.index_select(0, p_j) - pos.index_select(0, p_i), dim=1)
+        bounds = chunk_boundaries(idx_i, idx_j, n_nodes, self.edge_chunk, symmetric)
         if len(bounds) > 2:
             bt = torch.tensor(bounds, dtype=idx_i.dtype, device=idx_i.device)
             edge_bounds: list[int] = torch.searchsorted(idx_i, bt).tolist()
+            pair_bounds: list[int] = torch.searchsorted(p_i, bt).tolist() if symmetric else edge_bounds
         else:
-            edge_bounds = [0, idx_i.shape[0]]
+            edge_bounds = [0, n_edges]
+            pair_bounds = [0, p_i.shape[0]]
         use_ckpt = self.checkpoint and torch.is_grad_enabled() and self.training
         x = self.embedding(z)
         x = x.to(pos.dtype)
-        rbf = gaussian_rbf(d, self.offsets.to(pos.dtype), self.widths.to(pos.dtype))  # (E, n_rbf), shared
+        rbf = gaussian_rbf(d, self.offsets.to(pos.dtype), self.widths.to(pos.dtype))  # (P, n_rbf), shared
         fcut = cosine_cutoff(d, self.cutoff)
         for interaction in self.interactions:
-            x = x + interaction(x, rbf, fcut, idx_i, idx_j, bounds, edge_bounds, use_ckpt)
+            x = x + interaction(
+                x, rbf, fcut, pair_of_edge, idx_i, idx_j, bounds, edge_bounds, pair_bounds, use_ckpt
+            )
         return x
 
     # ----------------------------------------------------------------- schnetpack weights

@@ -81,9 +81,26 @@ def test_edge_order_and_chunk_size_do_not_matter(cln025_pdb):
 
 def test_chunk_boundaries_cover_all_nodes():
     idx_i = torch.tensor([0, 0, 1, 3, 3, 3, 4, 7, 7, 8])
-    b = chunk_boundaries(idx_i, 10, 3)
-    assert b[0] == 0 and b[-1] == 10 and all(x < y for x, y in zip(b[:-1], b[1:]))
-    assert chunk_boundaries(idx_i, 10, 100) == [0, 10]
+    idx_j = torch.tensor([1, 2, 0, 4, 5, 6, 3, 8, 9, 7])
+    b = chunk_boundaries(idx_i, idx_j, 10, 3, False)
+    assert b[0] == 0 and b[-1] == 10 and all(x < y for x, y in zip(b[:-1], b[1:], strict=True))
+    assert chunk_boundaries(idx_i, idx_j, 10, 100, False) == [0, 10]
+    closed = chunk_boundaries(idx_i, idx_j, 10, 3, True)
+    assert closed[0] == 0 and closed[-1] == 10 and len(closed) > 2
+    for cut in closed[1:-1]:  # no edge crosses a closed cut
+        assert not bool((((idx_i < cut) & (idx_j >= cut)) | ((idx_i >= cut) & (idx_j < cut))).any())
+
+
+def test_asymmetric_graph_falls_back_and_stays_equal(cln025_pdb):
+    """A directed (non-symmetric) edge list gives schnetpack's result too (no pair sharing)."""
+    z, frames = cln025_frames(cln025_pdb, n_frames=2, heavy=True)
+    ref, lean = _pair(torch.float64, edge_chunk=500)
+    zz, pos, ei = _flat(z, frames, torch.float64)
+    keep = torch.ones(ei.shape[1], dtype=torch.bool)
+    keep[::7] = False
+    ei = ei[:, keep]
+    with torch.no_grad():
+        torch.testing.assert_close(lean(zz, pos, ei), ref(zz, pos, ei), atol=1e-10, rtol=0)
 
 
 def test_radial_functions_known_values():
