@@ -117,3 +117,14 @@ def test_report_renders_in_chromium(figures, tmp_path):
                          check=True, timeout=120, capture_output=True, text=True).stdout
     assert dom.count('data-ok="yes"') == len(figures)
     assert 'data-ok="no"' not in dom
+
+
+def test_report_complex_eigenvalues_and_missing_ck(figures, tmp_path):
+    s = _summary()
+    s["eigenvalues"] = [{"real": 0.9, "imag": 0.1}, 0.5]
+    s["ck_test"] = None
+    s["ck_test_reason"] = "CK test not possible: too few states"
+    text = render_report(s, {"its": figures["its"]})
+    assert "0.9+0.1i" in text
+    assert "CK test not possible: too few states" in text
+    assert text.count("<img ") == 1
