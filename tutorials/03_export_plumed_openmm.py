@@ -59,9 +59,10 @@ print((plumed_dir / "plumed.dat").read_text())
 
 # %%
 ts_dir = export_model(model, WORK / "torchscript", format="torchscript", overwrite=True)
-meta = read_metadata(ts_dir)
-print({k: meta[k] for k in list(meta)[:8]})
-module = torch.jit.load(str(next(ts_dir.glob("*.pt"))))
+pt_file = next(ts_dir.glob("*.pt"))
+meta = read_metadata(pt_file)
+print(pt_file.name, {k: meta[k] for k in list(meta)[:6]})
+module = torch.jit.load(str(pt_file))
 traj = md.load(str(files["trajectory"]), top=str(files["topology"]))[:50]
 with torch.no_grad():
     cv_exported = module(torch.tensor(traj.xyz)).numpy()
@@ -70,13 +71,16 @@ print("max |exported - transform| =", float(np.abs(cv_exported[:, : cv_model.sha
 
 # %% [markdown]
 # ## OpenMM: bias CLN025 along CV 1
-# The exported CV reads the positions of the *simulated* system. The sample holds heavy atoms only;
-# the export maps them to the full CLN025 system through the atom indices stored with the model.
+# The exported CV reads the positions of the *simulated* system. The sample holds heavy atoms only,
+# so `topology=` renumbers the model's atoms onto the full CLN025 system (matched by residue and
+# atom name) before exporting (`mdkoop export --topology` on the command line).
 # openmm-torch (`conda install -c conda-forge openmm-torch`) is needed to evaluate TorchScript
 # inside OpenMM.
 
 # %%
-openmm_dir = export_model(model, WORK / "openmm", format="openmm", overwrite=True)
+from mdkoop.resources import resource_path  # noqa: E402
+
+openmm_dir = export_model(model, WORK / "openmm", format="openmm", topology=resource_path("cln025.pdb"), overwrite=True)
 print((openmm_dir / "README.md").read_text()[:1500])
 try:
     import openmmtorch  # noqa: F401
@@ -94,7 +98,6 @@ if HAVE_OPENMM_TORCH:
     from openmm.app.metadynamics import Metadynamics
 
     from mdkoop.export.openmm import make_bias_variables
-    from mdkoop.resources import resource_path
 
     pdb = app.PDBFile(str(resource_path("cln025.pdb")))
     ff = app.ForceField("amber14-all.xml", "implicit/gbn2.xml")

@@ -62,13 +62,13 @@ if mdat is not None:
     print("CHARMM:", st)
 
 # %% [markdown]
-# ## AMBER: prmtop + NetCDF (alanine dipeptide in water)
+# ## AMBER: prmtop + NetCDF (a small peptide in water with a counter-ion)
 # This small test file stores no usable time stamps, so mdkoop refuses to guess the frame
 # spacing: pass it (here 1 ps, for illustration; use your run's `ntwx * dt`).
 
 # %%
 if mdat is not None:
-    st = prepare(mdat.PRMncdf, [mdat.NCDF], WORK / "amber", select="not name H* and not resname WAT",
+    st = prepare(mdat.PRMncdf, [mdat.NCDF], WORK / "amber", select="protein and not name H*",
                  engine="mdanalysis", timestep_ps=1.0, overwrite=True)
     print("AMBER:", st, "atoms:", st.atom_names)
 
