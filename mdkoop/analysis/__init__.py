@@ -8,40 +8,32 @@
 * :mod:`mdkoop.analysis.plots`, :func:`write_report` — figures and a self-contained report.html.
 * :func:`analyze_run` — all of the above for a run directory (``mdkoop analyze``).
 
-Imports are lazy, so ``import mdkoop.analysis`` is cheap.
+The submodules import numpy only at import time (deeptime, matplotlib, mdtraj and torch are
+imported inside the functions that need them), so ``import mdkoop.analysis`` is cheap.
 """
 
 from __future__ import annotations
 
-import importlib
+from .cktest import CKResult, ck_test_cvs, discretize_cvs
+from .pipeline import analyze_run, retrain_its
+from .report import write_report
+from .rmsd import reference_for_atoms, rmsd_to_reference
+from .scores import vamp_scores
+from .timescales import ITSResult, default_lags, its_vs_lag, linear_fit, timescales_from_eigenvalues
 
-_API = {
-    "its_vs_lag": "mdkoop.analysis.timescales",
-    "ITSResult": "mdkoop.analysis.timescales",
-    "linear_fit": "mdkoop.analysis.timescales",
-    "default_lags": "mdkoop.analysis.timescales",
-    "timescales_from_eigenvalues": "mdkoop.analysis.timescales",
-    "ck_test_cvs": "mdkoop.analysis.cktest",
-    "CKResult": "mdkoop.analysis.cktest",
-    "discretize_cvs": "mdkoop.analysis.cktest",
-    "vamp_scores": "mdkoop.analysis.scores",
-    "reference_for_atoms": "mdkoop.analysis.rmsd",
-    "rmsd_to_reference": "mdkoop.analysis.rmsd",
-    "write_report": "mdkoop.analysis.report",
-    "analyze_run": "mdkoop.analysis.pipeline",
-    "retrain_its": "mdkoop.analysis.pipeline",
-}
-
-__all__ = sorted(_API)
-
-
-def __getattr__(name: str):
-    if name in _API:
-        value = getattr(importlib.import_module(_API[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'mdkoop.analysis' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_API))
+__all__ = [
+    "CKResult",
+    "ITSResult",
+    "analyze_run",
+    "ck_test_cvs",
+    "default_lags",
+    "discretize_cvs",
+    "its_vs_lag",
+    "linear_fit",
+    "reference_for_atoms",
+    "retrain_its",
+    "rmsd_to_reference",
+    "timescales_from_eigenvalues",
+    "vamp_scores",
+    "write_report",
+]
