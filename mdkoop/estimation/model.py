@@ -331,7 +331,7 @@ class LinearKoopmanModel:
                               data_mean_removed=True)
         c = self._cca
         return CovarianceKoopmanModel(c.left, c.singular_values, c.right, cov=cov, rank_0=c.rank_0, rank_t=c.rank_t,
-                                      epsilon=self.epsilon)
+                                      dim=c.left.shape[1], epsilon=self.epsilon)
 
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict:
