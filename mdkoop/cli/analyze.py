@@ -40,6 +40,12 @@ def run(args) -> int:
 
     if args.n_bootstrap < 0:
         raise ConfigError(f"--n-bootstrap must be >= 0, got {args.n_bootstrap}.")
+    if args.n_sets < 2:
+        raise ConfigError(f"--n-sets must be at least 2 (metastable sets of the CK test), got {args.n_sets}.")
+    if args.n_clusters <= args.n_sets:
+        raise ConfigError(f"--n-clusters ({args.n_clusters}) must exceed --n-sets ({args.n_sets}).")
+    if not 0 < args.confidence < 1:
+        raise ConfigError(f"--confidence must lie strictly between 0 and 1 (e.g. 0.95), got {args.confidence}.")
     s = analyze_run(args.run, store=args.store, test_store=args.test_store, lags=args.lags, reference=args.reference,
                     retrain=args.retrain, n_bootstrap=args.n_bootstrap, confidence=args.confidence,
                     n_sets=args.n_sets, n_clusters=args.n_clusters, overwrite=args.overwrite, out=args.out,

@@ -42,6 +42,10 @@ def test_analyze_cli_errors(run, tmp_path, capsys):
     assert main(["analyze", str(run["run"]), "--lags", "15ps", "--out", str(tmp_path / "y")]) == 2
     assert "multiple of the frame spacing" in capsys.readouterr().err
     assert not (tmp_path / "y").exists()  # nothing half-written
+    for bad, msg in ((["--n-sets", "1"], "--n-sets"), (["--n-clusters", "2"], "--n-clusters"),
+                     (["--confidence", "95"], "--confidence"), (["--n-bootstrap", "-1"], "--n-bootstrap")):
+        assert main(["analyze", str(run["run"]), "--out", str(tmp_path / "z"), *bad]) == 2
+        assert msg in capsys.readouterr().err
 
 
 @pytest.mark.slow
