@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 LOGGER_NAME = "mdkoop"
 
@@ -17,9 +18,27 @@ def configure_cli_logging(verbosity: int = 0) -> None:
     level = logging.INFO if verbosity == 0 else (logging.DEBUG if verbosity > 0 else logging.WARNING)
     logger = logging.getLogger(LOGGER_NAME)
     logger.setLevel(level)
-    if not any(getattr(h, "_mdkoop", False) for h in logger.handlers):
-        handler = logging.StreamHandler()
+    if not any(isinstance(h, _CurrentStderrHandler) for h in logger.handlers):
+        handler = _CurrentStderrHandler()
         handler.setFormatter(logging.Formatter("mdkoop: %(message)s"))
-        handler._mdkoop = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
-    logger.propagate = False
+
+
+class _CurrentStderrHandler(logging.StreamHandler):
+    """A stream handler that always writes to the *current* ``sys.stderr``.
+
+    A plain ``StreamHandler`` binds the stream of the moment; when the CLI runs
+    in-process (tests, notebooks) and stderr is later replaced or closed, it
+    would write to a dead stream.
+    """
+
+    def __init__(self):
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):  # StreamHandler.__init__ assigns it; ignore
+        pass
