@@ -275,7 +275,7 @@ def moment_sums(
 def lora_from_sums(
     sums: Dict[str, torch.Tensor],
     nesting: str = "joint",
-    unbiased: bool = True,
+    unbiased: bool = False,
     constant: bool = True,
 ) -> torch.Tensor:
     """LoRA loss from (possibly all-reduced) moment sums.
@@ -364,7 +364,7 @@ def lora_loss(
     f: torch.Tensor,
     g: torch.Tensor,
     nesting: str = "joint",
-    unbiased: bool = True,
+    unbiased: bool = False,
     weights: Optional[torch.Tensor] = None,
     singular_values: Optional[torch.Tensor] = None,
     constant: bool = True,
@@ -386,8 +386,10 @@ def lora_loss(
         ``sequential``: partial stop-gradients, mode ``i`` sees only modes ``<= i``;
         ``none``: plain LoRA (learns the top subspace only).
     unbiased : bool
-        U-statistic over distinct pairs for ``tr(M_f M_g)`` (default True; its
-        extra cost is O(B k), see benchmarks/bench_objectives.py).
+        U-statistic over distinct pairs for ``tr(M_f M_g)``: removes the O(1/B)
+        gradient bias at O(B k) extra work. Default False: on the loss step alone
+        it measured 1.3-1.5x the biased cost on CPU (benchmarks/bench_objectives.py,
+        results/objectives.json), above the 20% threshold for making it the default.
     weights : torch.Tensor, shape (B,), optional
         Per-pair weights (normalised internally).
     singular_values : torch.Tensor, shape (k-1,), optional

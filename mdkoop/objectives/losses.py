@@ -37,7 +37,8 @@ class LoRALoss(nn.Module):
     ----------
     nesting : {"joint", "sequential", "none"}
     unbiased : bool
-        U-statistic estimate of the quadratic term (default True).
+        U-statistic estimate of the quadratic term (unbiased gradients; default False,
+        see :func:`mdkoop.objectives.functional.lora_loss` for the measured cost).
     n_learned : int, optional
         Number of learned functions (k-1); required with ``learn_singular_values``.
     learn_singular_values : bool
@@ -47,7 +48,7 @@ class LoRALoss(nn.Module):
         All-reduce moment sums under ``torch.distributed``.
     """
 
-    def __init__(self, nesting: str = "joint", unbiased: bool = True, n_learned: Optional[int] = None,
+    def __init__(self, nesting: str = "joint", unbiased: bool = False, n_learned: Optional[int] = None,
                  learn_singular_values: bool = False, distributed: str = "auto"):
         super().__init__()
         if nesting not in F.NESTINGS:

@@ -13,7 +13,8 @@ import torch.multiprocessing as mp
 
 from mdkoop.objectives import make_loss
 
-LOSSES = [("lora", {"nesting": "joint"}), ("lora", {"nesting": "sequential"}), ("lora", {"nesting": "none", "unbiased": False}),
+LOSSES = [("lora", {"nesting": "joint"}), ("lora", {"nesting": "joint", "unbiased": True}),
+          ("lora", {"nesting": "sequential", "unbiased": True}), ("lora", {"nesting": "none", "unbiased": False}),
           ("vamp2", {}), ("vampe", {}), ("dpnet", {})]
 
 
