@@ -42,6 +42,7 @@ from ..errors import (
     DeviceError,
     InputError,
     LagError,
+    MdkoopError,
     OutputExistsError,
     TrainingError,
 )
@@ -503,7 +504,9 @@ def _fit_or_raise(trainer, module, train_loader, val_loader, plan: FitPlan, ckpt
 
 def _train_and_estimate(est: KoopmanSVD, plan: FitPlan, workdir: Path) -> KoopmanModel | None:
     """Run Lightning training, then the float64 estimation; return the fitted KoopmanModel (None on ranks > 0)."""
-    with _quiet_lightning(verbose=est.progress):
+    import logging
+
+    with _quiet_lightning(verbose=log.isEnabledFor(logging.DEBUG)):
         return _train_and_estimate_quiet(est, plan, workdir)
 
 
@@ -596,7 +599,15 @@ def _train_and_estimate_quiet(est: KoopmanSVD, plan: FitPlan, workdir: Path) -> 
     module.cpu().eval()
     enc_f = module.encoder_f
     enc_g = module.encoder_g
-    linear = estimate_linear_model(enc_f, enc_g, plan.source, plan.train_pairs, tc)
+    try:
+        linear = estimate_linear_model(enc_f, enc_g, plan.source, plan.train_pairs, tc)
+    except MdkoopError as exc:
+        raise TrainingError(
+            f"Training finished, but no Koopman model can be estimated from the learned functions: {exc} "
+            "The encoder did not learn non-constant functions of these data: train longer or with a larger --lr, "
+            "check that the trajectories actually move (not a single repeated frame), or use fewer --modes. "
+            f"The checkpoints are kept in {str(ckpt_dir)!r}."
+        ) from exc
     extra = {"config": cfg.to_dict(), "val_vampe_history": est.val_history}
     return KoopmanModel(enc_f, enc_g, linear, ec, n_modes=tc.n_modes, lagtime=tc.lagtime, timestep=plan.timestep,
                         time_unit=plan.time_unit, atoms=plan.atoms, extra=extra)

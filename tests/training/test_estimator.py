@@ -148,3 +148,10 @@ def test_custom_module_encoder(chain_data, tmp_path):
         mdkoop.load_model(tmp_path / "custom")
     back = mdkoop.load_model(tmp_path / "custom", encoder=net)
     np.testing.assert_array_equal(back.transform(trajs[:1])[0], model.transform(trajs[:1])[0])
+
+
+def test_data_that_never_move_give_a_training_error_not_a_traceback():
+    still = [np.ones((300, 2), dtype=np.float32)]
+    est = mdkoop.KoopmanSVD(lagtime=5, n_modes=3, epochs=1, batch_size=64, val_fraction=0.0, seed=0)
+    with pytest.raises(TrainingError, match="move"):
+        est.fit(still)
