@@ -310,6 +310,8 @@ class KoopmanSVD:
         if self.select:
             data_note["select"] = self.select
         cfg = FitConfig(encoder=ecfg, train=tcfg, data=data_note)
+        if resume_ckpt is not None:
+            _check_resume_config(workdir / "config.json", cfg)
         return FitPlan(cfg, source, lengths, train_pairs, val_pairs, accelerator, atoms, time_unit, timestep,
                        workdir, resume_ckpt)
 
@@ -401,6 +403,30 @@ class KoopmanSVD:
         else:
             os.rename(workdir, run)
         log.info("run directory complete: %s", run)
+
+
+#: TrainConfig fields that may change on --resume (they do not change the optimisation trajectory so far)
+_RESUME_FREE = {"epochs", "patience", "device", "devices", "num_nodes"}
+
+
+def _check_resume_config(path: Path, cfg: FitConfig) -> None:
+    """Refuse ``--resume`` with settings that differ from the interrupted run's ``config.json``."""
+    if not path.is_file():
+        raise ConfigError(f"Cannot resume: {str(path)!r} is missing, so the interrupted run's settings are unknown. "
+                          "Start again with --overwrite.")
+    old = FitConfig.load(path)
+    diffs = []
+    for section in ("encoder", "train"):
+        a, b = getattr(old, section).to_dict(), getattr(cfg, section).to_dict()
+        for k in sorted(a):
+            if a[k] != b.get(k) and not (section == "train" and k in _RESUME_FREE):
+                diffs.append(f"{k}: {a[k]!r} -> {b.get(k)!r}")
+    if old.data.get("select") != cfg.data.get("select"):
+        diffs.append(f"select: {old.data.get('select')!r} -> {cfg.data.get('select')!r}")
+    if diffs:
+        raise ConfigError("Cannot resume with different settings (" + "; ".join(diffs) + "). Repeat the original "
+                          "command with --resume (only --epochs, --patience and the devices may change), "
+                          "or start again with --overwrite.")
 
 
 def select_atoms(store, select: str):

@@ -63,6 +63,8 @@ def test_killed_mid_epoch_and_resumed_gives_the_same_weights(small_chain, tmp_pa
 
     with pytest.raises(OutputExistsError, match="--resume"):
         mdkoop.KoopmanSVD(run_dir=run, **KW).fit(small_chain)
+    with pytest.raises(ConfigError, match="lr: 0.003 -> 0.01"):
+        mdkoop.KoopmanSVD(run_dir=run, resume=True, **{**KW, "lr": 1e-2}).fit(small_chain)
     mdkoop.KoopmanSVD(run_dir=run, resume=True, **KW).fit(small_chain)
     assert run.is_dir() and not work.exists() and not (run / IN_PROGRESS_MARKER).exists()
 
