@@ -60,7 +60,7 @@ def main(argv=None):
                 f = torch.randn(B, k - 1, generator=gen).to(device)
                 g = (0.5 * f.cpu() + torch.randn(B, k - 1, generator=gen)).to(device)
                 fns = []
-                for name, (loss_name, kw) in VARIANTS.items():
+                for loss_name, kw in VARIANTS.values():
                     fn = _step_fn(make_loss(loss_name, **kw), f, g)
                     fn()  # warm-up
                     fns.append(fn)

@@ -13,8 +13,6 @@ transforms never return the constant.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 
 from mdkoop.errors import InputError, ModelFormatError
@@ -129,14 +127,14 @@ class LinearKoopmanModel:
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_moments(cls, moments: MomentAccumulator, lagtime: int, timestep: float = 1.0, reversible: bool = True,
-                     epsilon: float = 1e-6) -> "LinearKoopmanModel":
+                     epsilon: float = 1e-6) -> LinearKoopmanModel:
         """Build from a filled :class:`MomentAccumulator`."""
         return cls(moments.mean_x, moments.mean_y, moments.cov_00, moments.cov_0t, moments.cov_tt, lagtime=lagtime,
                    timestep=timestep, reversible=reversible, epsilon=epsilon, n=moments.n)
 
     @classmethod
     def from_features(cls, x, y, lagtime: int, timestep: float = 1.0, reversible: bool = True,
-                      epsilon: float = 1e-6, weights=None) -> "LinearKoopmanModel":
+                      epsilon: float = 1e-6, weights=None) -> LinearKoopmanModel:
         """Build from feature pairs ``x`` = f(x_t), ``y`` = f(x_{t+tau}), each (n, k)."""
         acc = MomentAccumulator().partial_fit(x, y, weights)
         return cls.from_moments(acc, lagtime, timestep=timestep, reversible=reversible, epsilon=epsilon)
@@ -180,12 +178,12 @@ class LinearKoopmanModel:
         """Lag time in time units (``lagtime * timestep``)."""
         return self.lagtime * self.timestep
 
-    def timescales(self, k: Optional[int] = None) -> np.ndarray:
+    def timescales(self, k: int | None = None) -> np.ndarray:
         """Implied timescales ``-lagtime * timestep / ln|lambda_i|`` (k,), slowest first, constant excluded."""
         return dec.implied_timescales(self._eig.eigenvalues[:k], self.lagtime, self.timestep)
 
     # ------------------------------------------------------------------ transforms
-    def _resolve(self, kind: str, side: Optional[str]):
+    def _resolve(self, kind: str, side: str | None):
         if kind not in ("singular", "eigen"):
             raise InputError(f"kind must be 'singular' or 'eigen'; got {kind!r}.")
         if side is None:
@@ -194,7 +192,7 @@ class LinearKoopmanModel:
             raise InputError(f"side must be 'left' or 'right'; got {side!r}.")
         return side
 
-    def linear_map(self, kind: str = "singular", k: Optional[int] = None, side: Optional[str] = None):
+    def linear_map(self, kind: str = "singular", k: int | None = None, side: str | None = None):
         """Affine map from learned features to singular or eigen functions.
 
         ``transform_features(F, kind, k, side) == F @ W + b``.
@@ -257,8 +255,8 @@ class LinearKoopmanModel:
                 i += 1
         return W, b
 
-    def transform_features(self, F, kind: str = "singular", k: Optional[int] = None,
-                           side: Optional[str] = None) -> np.ndarray:
+    def transform_features(self, F, kind: str = "singular", k: int | None = None,
+                           side: str | None = None) -> np.ndarray:
         """Singular or eigen functions of learned features.
 
         Parameters
@@ -351,7 +349,7 @@ class LinearKoopmanModel:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "LinearKoopmanModel":
+    def from_dict(cls, d: dict) -> LinearKoopmanModel:
         """Rebuild from :meth:`to_dict` output."""
         if not isinstance(d, dict) or d.get("format") != _FORMAT:
             raise ModelFormatError(

@@ -10,8 +10,6 @@ returns the equivalent uncentered moments of ``[1, features]`` if needed.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 
 from mdkoop.errors import InputError
@@ -59,14 +57,14 @@ class MomentAccumulator:
         i.e. deeptime's ``Covariance(remove_data_mean=True, bessels_correction=False)``.
     """
 
-    def __init__(self, k: Optional[int] = None):
+    def __init__(self, k: int | None = None):
         self.k = k
         self.n = 0.0
         self.n_pairs = 0
         self._mx = self._my = None
         self._Cxx = self._Cxy = self._Cyy = None
 
-    def partial_fit(self, x, y, weights=None) -> "MomentAccumulator":
+    def partial_fit(self, x, y, weights=None) -> MomentAccumulator:
         """Add a batch of pairs.
 
         Parameters
@@ -186,7 +184,7 @@ class MomentAccumulator:
         Ct = 0.5 * (M0t + M0t.T) - np.outer(mu, mu)
         return mu, 0.5 * (C0 + C0.T), Ct
 
-    def to_deeptime(self, lagtime: Optional[int] = None, reversible: bool = False):
+    def to_deeptime(self, lagtime: int | None = None, reversible: bool = False):
         """The moments as a ``deeptime.covariance.CovarianceModel`` (mean-free, no Bessel correction).
 
         Parameters

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -12,7 +12,14 @@ from mdkoop.errors import ConfigError, InputError
 
 __all__ = ["MLPEncoder", "ACTIVATIONS"]
 
-ACTIVATIONS = {"silu": nn.SiLU, "tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU, "gelu": nn.GELU, "softplus": nn.Softplus}
+ACTIVATIONS = {
+    "silu": nn.SiLU,
+    "tanh": nn.Tanh,
+    "relu": nn.ReLU,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "softplus": nn.Softplus,
+}
 
 
 class MLPEncoder(nn.Module):
@@ -56,7 +63,7 @@ class MLPEncoder(nn.Module):
         self.register_buffer("in_std", torch.ones(self.n_in))
 
     @torch.jit.ignore
-    def set_standardization(self, x) -> "MLPEncoder":
+    def set_standardization(self, x) -> MLPEncoder:
         """Set the input mean/std buffers from data.
 
         Parameters

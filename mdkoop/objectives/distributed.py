@@ -23,8 +23,6 @@ gradients by ``world_size``.)
 
 from __future__ import annotations
 
-from typing import Dict
-
 import torch
 import torch.distributed as dist
 
@@ -59,7 +57,7 @@ def all_reduce_sum(x: torch.Tensor) -> torch.Tensor:
     return AllReduceSum.apply(x)
 
 
-def all_reduce_sums(sums: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+def all_reduce_sums(sums: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """All-reduce a dict of moment sums in one communication call.
 
     Parameters

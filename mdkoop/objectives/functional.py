@@ -36,7 +36,8 @@ No matrix inverse or SVD is used by the LoRA loss.
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Optional
+from collections.abc import Callable
+from typing import Optional
 
 import torch
 
@@ -64,11 +65,11 @@ __all__ = [
 
 NESTINGS = ("joint", "sequential", "none")
 
-Reducer = Optional[Callable[[Dict[str, torch.Tensor]], Dict[str, torch.Tensor]]]
+Reducer = Optional[Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]]  # noqa: UP045 (runtime alias)
 
 
 # ----------------------------------------------------------------------------- checks
-def check_pair(f: torch.Tensor, g: torch.Tensor, weights: Optional[torch.Tensor] = None) -> None:
+def check_pair(f: torch.Tensor, g: torch.Tensor, weights: torch.Tensor | None = None) -> None:
     """Check that ``f``, ``g`` (and ``weights``) form a valid batch of pairs.
 
     Parameters
@@ -126,14 +127,14 @@ def add_constant(f: torch.Tensor) -> torch.Tensor:
     return torch.cat([torch.ones_like(f[:, :1]), f], dim=1)
 
 
-def _normalised_weights(weights: Optional[torch.Tensor], f: torch.Tensor) -> torch.Tensor:
+def _normalised_weights(weights: torch.Tensor | None, f: torch.Tensor) -> torch.Tensor:
     if weights is None:
         return torch.full((f.shape[0],), 1.0 / f.shape[0], dtype=f.dtype, device=f.device)
     w = weights.to(dtype=f.dtype, device=f.device)
     return w / w.sum()
 
 
-def second_moments(f: torch.Tensor, g: torch.Tensor, weights: Optional[torch.Tensor] = None):
+def second_moments(f: torch.Tensor, g: torch.Tensor, weights: torch.Tensor | None = None):
     """Batch second moments of left and right functions.
 
     Parameters
@@ -202,12 +203,12 @@ def joint_masks(k: int, dtype=torch.float64, device=None, constant: bool = True)
 def moment_sums(
     f: torch.Tensor,
     g: torch.Tensor,
-    weights: Optional[torch.Tensor] = None,
+    weights: torch.Tensor | None = None,
     nesting: str = "none",
     unbiased: bool = False,
     centered: bool = False,
     constant: bool = True,
-) -> Dict[str, torch.Tensor]:
+) -> dict[str, torch.Tensor]:
     """Unnormalised weighted moment sums of one (local) batch.
 
     These are the quantities that are all-reduced across processes. With
@@ -273,7 +274,7 @@ def moment_sums(
 
 
 def lora_from_sums(
-    sums: Dict[str, torch.Tensor],
+    sums: dict[str, torch.Tensor],
     nesting: str = "joint",
     unbiased: bool = False,
     constant: bool = True,
@@ -365,8 +366,8 @@ def lora_loss(
     g: torch.Tensor,
     nesting: str = "joint",
     unbiased: bool = False,
-    weights: Optional[torch.Tensor] = None,
-    singular_values: Optional[torch.Tensor] = None,
+    weights: torch.Tensor | None = None,
+    singular_values: torch.Tensor | None = None,
     constant: bool = True,
     reduce: Reducer = None,
 ) -> torch.Tensor:
@@ -424,7 +425,7 @@ def lora_loss(
 
 
 # ----------------------------------------------------------------------------- VAMP / DPNet
-def covariances_from_sums(sums: Dict[str, torch.Tensor]):
+def covariances_from_sums(sums: dict[str, torch.Tensor]):
     """Mean-free covariances from moment sums (``centered=True``).
 
     Returns
@@ -467,7 +468,7 @@ def sym_inv_sqrt(C: torch.Tensor, epsilon: float = 1e-6, mode: str = "regularize
     return (V * s.rsqrt()) @ V.T
 
 
-def vamp_score_from_sums(sums: Dict[str, torch.Tensor], r="2", epsilon: float = 1e-6,
+def vamp_score_from_sums(sums: dict[str, torch.Tensor], r="2", epsilon: float = 1e-6,
                          mode: str = "regularize") -> torch.Tensor:
     """VAMP-r score from centered moment sums (deeptime's definition, constant included: ``1 + ...``).
 
@@ -509,7 +510,7 @@ def _parse_r(r) -> str:
 
 
 def vamp_score(f: torch.Tensor, g: torch.Tensor, r="2", epsilon: float = 1e-6, mode: str = "regularize",
-               weights: Optional[torch.Tensor] = None, reduce: Reducer = None) -> torch.Tensor:
+               weights: torch.Tensor | None = None, reduce: Reducer = None) -> torch.Tensor:
     """VAMP-1, VAMP-2 or VAMP-E score of learned functions (deeptime's definitions).
 
     The constant is handled by mean removal, as in deeptime; the returned score
@@ -542,7 +543,7 @@ def _metric_distortion(C: torch.Tensor, epsilon: float) -> torch.Tensor:
     return (s * s - s - torch.log(s)).sum()
 
 
-def dpnet_score_from_sums(sums: Dict[str, torch.Tensor], relaxed: bool = False, reg: float = 1e-2,
+def dpnet_score_from_sums(sums: dict[str, torch.Tensor], relaxed: bool = False, reg: float = 1e-2,
                           epsilon: float = 1e-6) -> torch.Tensor:
     """DPNet score (Kostic et al., ICLR 2024) from uncentered moment sums.
 
@@ -569,7 +570,7 @@ def dpnet_score_from_sums(sums: Dict[str, torch.Tensor], relaxed: bool = False, 
 
 
 def dpnet_score(f: torch.Tensor, g: torch.Tensor, relaxed: bool = False, reg: float = 1e-2, epsilon: float = 1e-6,
-                weights: Optional[torch.Tensor] = None, constant: bool = True, reduce: Reducer = None) -> torch.Tensor:
+                weights: torch.Tensor | None = None, constant: bool = True, reduce: Reducer = None) -> torch.Tensor:
     """DPNet (or relaxed DPNet) score of learned functions; the constant is prepended (column 0).
 
     Parameters
@@ -598,7 +599,7 @@ def dpnet_score(f: torch.Tensor, g: torch.Tensor, relaxed: bool = False, reg: fl
 
 
 def dpnet_loss(f: torch.Tensor, g: torch.Tensor, relaxed: bool = False, reg: float = 1e-2, epsilon: float = 1e-6,
-               weights: Optional[torch.Tensor] = None, constant: bool = True, reduce: Reducer = None) -> torch.Tensor:
+               weights: torch.Tensor | None = None, constant: bool = True, reduce: Reducer = None) -> torch.Tensor:
     """Negative :func:`dpnet_score` (a loss to minimise). Same parameters; returns a scalar tensor."""
     return -dpnet_score(f, g, relaxed=relaxed, reg=reg, epsilon=epsilon, weights=weights, constant=constant,
                         reduce=reduce)

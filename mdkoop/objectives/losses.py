@@ -16,8 +16,6 @@ so the loss equals the loss of the global batch; see
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 from torch import nn
 
@@ -48,7 +46,7 @@ class LoRALoss(nn.Module):
         All-reduce moment sums under ``torch.distributed``.
     """
 
-    def __init__(self, nesting: str = "joint", unbiased: bool = False, n_learned: Optional[int] = None,
+    def __init__(self, nesting: str = "joint", unbiased: bool = False, n_learned: int | None = None,
                  learn_singular_values: bool = False, distributed: str = "auto"):
         super().__init__()
         if nesting not in F.NESTINGS:
@@ -66,13 +64,13 @@ class LoRALoss(nn.Module):
             self.register_parameter("raw_singular_values", None)
 
     @property
-    def singular_values(self) -> Optional[torch.Tensor]:
+    def singular_values(self) -> torch.Tensor | None:
         """Learned singular values (k-1,) or None."""
         if self.raw_singular_values is None:
             return None
         return nn.functional.softplus(self.raw_singular_values)
 
-    def forward(self, f: torch.Tensor, g: torch.Tensor, weights: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(self, f: torch.Tensor, g: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
         """Loss of a batch; ``f``, ``g`` (B, k-1), ``weights`` (B,) optional. Returns a scalar."""
         return F.lora_loss(f, g, nesting=self.nesting, unbiased=self.unbiased, weights=weights,
                            singular_values=self.singular_values, reduce=self._reduce)
@@ -96,7 +94,7 @@ class VAMPLoss(nn.Module):
         self.mode = mode
         self._reduce = auto_reducer(distributed)
 
-    def forward(self, f: torch.Tensor, g: torch.Tensor, weights: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(self, f: torch.Tensor, g: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
         """Loss of a batch; ``f``, ``g`` (B, k-1). Returns a scalar."""
         return -F.vamp_score(f, g, r=self.r, epsilon=self.epsilon, mode=self.mode, weights=weights,
                              reduce=self._reduce)
@@ -121,7 +119,7 @@ class DPNetLoss(nn.Module):
         self.epsilon = float(epsilon)
         self._reduce = auto_reducer(distributed)
 
-    def forward(self, f: torch.Tensor, g: torch.Tensor, weights: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(self, f: torch.Tensor, g: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
         """Loss of a batch; ``f``, ``g`` (B, k-1). Returns a scalar."""
         return F.dpnet_loss(f, g, relaxed=self.relaxed, reg=self.reg, epsilon=self.epsilon, weights=weights,
                             reduce=self._reduce)

@@ -42,8 +42,8 @@ def test_fine_grid_generator_eigenvalues_match_the_paper():
 @pytest.mark.slow
 def test_learned_timescales_match_a_fine_msm_on_the_same_data():
     from deeptime.data import prinz_potential
-    from deeptime.markov.msm import MaximumLikelihoodMSM
     from deeptime.markov import TransitionCountEstimator
+    from deeptime.markov.msm import MaximumLikelihoodMSM
 
     system = prinz_potential(h=1e-4, n_steps=50)  # frames every 0.005 time units
     traj = system.trajectory(np.array([[0.0]]), 120_000, seed=11)[:, 0]
