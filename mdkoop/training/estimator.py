@@ -300,6 +300,10 @@ class KoopmanSVD:
                                f"({v:.0%} of trajectory lengths {lengths.tolist()}): no (t, t+lag) pair fits in it. "
                                "Use a shorter lag, a larger --val-fraction, or --val-fraction 0.") from None
         n_train = len(train_pairs)
+        world = tcfg.devices * tcfg.num_nodes
+        if tcfg.batch_size < 2 * world:
+            raise ConfigError(f"The batch size {tcfg.batch_size} is too small for {world} DDP processes: "
+                              f"each process needs at least 2 pairs, so use --batch-size >= {2 * world}.")
         if tcfg.batch_size > n_train:
             raise ConfigError(f"The batch size {tcfg.batch_size} is larger than the {n_train} training pairs "
                               f"at lag {lag}: use --batch-size <= {n_train}.")
@@ -515,6 +519,7 @@ def _quiet_lightning(verbose: bool):
         warnings.filterwarnings("ignore", message=".*num_workers.*")
         warnings.filterwarnings("ignore", message=".*no `val_dataloader`.*")
         warnings.filterwarnings("ignore", message=".*sync_dist=True.*")  # our logged values are global already
+        warnings.filterwarnings("ignore", message=".*exists and is not empty.*")  # expected on --resume
         try:
             yield
         finally:
@@ -568,8 +573,9 @@ def _train_and_estimate_quiet(est: KoopmanSVD, plan: FitPlan, workdir: Path) -> 
     train_loader = ResumableLoader(_make_loader(plan.source, plan.train_pairs, tc.batch_size, True, tc.seed, True))
     module = KoopmanLitModule(enc_f, enc_g, loss, tc, ckpt_dir=str(ckpt_dir), steps_per_epoch=len(train_loader))
     val_loader = None
-    if plan.val_pairs is not None:
-        val_loader = _make_loader(plan.source, plan.val_pairs, max(tc.batch_size, 256), False, tc.seed, False)
+    if plan.val_pairs is not None:  # sharded like the training batches; the moment sums are all-reduced
+        val_loader = ResumableLoader(_make_loader(plan.source, plan.val_pairs, max(tc.batch_size, 256), False,
+                                                  tc.seed, False), resumable=False)
 
     has_val = val_loader is not None
     step_ckpt = ModelCheckpoint(dirpath=ckpt_dir, filename="step-{step}", every_n_train_steps=tc.checkpoint_every,
@@ -613,6 +619,8 @@ def _train_and_estimate_quiet(est: KoopmanSVD, plan: FitPlan, workdir: Path) -> 
         use_distributed_sampler=False,
     )
     train_loader.trainer = trainer
+    if val_loader is not None:
+        val_loader.trainer = trainer
     est.trainer = trainer
     _fit_or_raise(trainer, module, train_loader, val_loader, plan, ckpt_dir)
     est.val_history = list(module.val_history)

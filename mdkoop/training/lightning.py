@@ -184,6 +184,8 @@ class ResumableLoader:
         start of each epoch (the shuffling must depend only on the seed and the epoch). If it has
         ``skip(n)``, that is used to skip the first ``n`` batches on resume without loading them;
         otherwise they are drawn and discarded.
+    resumable : bool
+        False for validation loaders (shard only; never skip).
 
     Notes
     -----
@@ -191,8 +193,9 @@ class ResumableLoader:
     when the checkpoint was written (Lightning's ``batch_progress.current.processed``).
     """
 
-    def __init__(self, loader):
+    def __init__(self, loader, resumable: bool = True):
         self.loader = loader
+        self.resumable = bool(resumable)
         self.trainer: pl.Trainer | None = None
         self._resume: dict | None = None
 
@@ -221,6 +224,8 @@ class ResumableLoader:
                 continue
             if world > 1:
                 batch = tuple(b[rank::world] for b in batch)
+                if batch[0].shape[0] == 0:  # a short last validation batch (training batches are never this short)
+                    continue
             yield batch
 
     def state_dict(self) -> dict:
@@ -230,7 +235,8 @@ class ResumableLoader:
         return {"epoch": self._epoch(), "consumed": consumed}
 
     def load_state_dict(self, state: dict) -> None:
-        self._resume = dict(state)
+        if self.resumable:
+            self._resume = dict(state)
 
 
 class ProgressBar(pl.callbacks.TQDMProgressBar):
