@@ -71,7 +71,7 @@ mdkoop("info", str(store))
 # %%
 epochs = "1" if FAST else "10"
 width = "16" if FAST else "32"
-mdkoop("fit", str(store), "--lag", "20ps", "--modes", "4", "--epochs", epochs, "--batch-size", "128",
+mdkoop("fit", str(store), "--lag", "20ps", "--modes", "4", "--epochs", epochs, "--batch-size", "128" if FAST else "32", "--val-fraction", "0",
        "--n-atom-basis", width, "--interactions", "2", "--n-rbf", "16", "--device", "cpu",
        "--out", str(WORK / "run"), "--overwrite", "--no-progress")
 

@@ -50,7 +50,7 @@ print(store)
 
 # %%
 est = KoopmanSVD(lagtime="20ps", n_modes=4, encoder="schnet", loss="lora", nesting="joint",
-                 epochs=1 if FAST else 10, batch_size=128, lr=2e-3, device="cpu", seed=0,
+                 epochs=1 if FAST else 10, batch_size=128 if FAST else 32, lr=2e-3, device="cpu", seed=0, val_fraction=0.0,
                  n_atom_basis=16 if FAST else 32, n_interactions=2, n_rbf=16, cutoff=0.6)
 model = est.fit(store).fetch_model()
 print("singular values:", np.round(model.singular_values, 4))
