@@ -168,3 +168,34 @@ def test_implied_timescales_and_errors():
     m = LinearKoopmanModel.from_features(np.random.rand(50, 2), np.random.rand(50, 2), lagtime=1)
     with pytest.raises(InputError, match="columns"):
         m.transform_features(np.zeros((3, 5)))
+
+
+def test_svd_koopman_is_exact_for_a_nonreversible_markov_chain():
+    """One-hot lobes and pair weights rho0(x) P(x, x'): the full-rank SVD gives the exact eigenvalues of P."""
+    from mdkoop.estimation import cca
+    from mdkoop.estimation.decompositions import svd_koopman
+
+    rng = np.random.default_rng(2)
+    n = 5
+    P = rng.random((n, n)) ** 2 + 0.3 * np.roll(np.eye(n), 1, axis=1)  # a cyclic drift: non-reversible
+    P /= P.sum(1, keepdims=True)
+    rho0 = rng.random(n) + 0.5
+    rho0 /= rho0.sum()
+    rho1 = rho0 @ P
+    xs, ys = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    E = np.eye(n)
+    fx, gy = E[xs.ravel()], E[ys.ravel()]
+    w = (rho0[:, None] * P).ravel()
+    acc = MomentAccumulator().partial_fit(fx, gy, w)
+    svd = cca(acc.cov_00, acc.cov_0t, acc.cov_tt, epsilon=1e-12)
+    # time-lagged frames y ~ rho1: moments of (g(y), f(y)) with weights rho1
+    lagged = MomentAccumulator().partial_fit(E, E, rho1)
+    eig = svd_koopman(svd, lagged.cov_0t, lagged.mean_y, acc.mean_x)
+    exact = np.linalg.eigvals(P)
+    exact = exact[np.argsort(-np.abs(exact))][1:]
+    np.testing.assert_allclose(np.sort_complex(eig.eigenvalues), np.sort_complex(exact), atol=1e-10)
+    assert np.iscomplexobj(exact)  # the test exercises complex pairs
+    # right eigenfunctions on the states: P psi = lambda psi
+    W = eig.right
+    psi = (E - eig.mean) @ W + eig.right_offset
+    np.testing.assert_allclose(P @ psi, psi * eig.eigenvalues, atol=1e-10)
