@@ -329,13 +329,16 @@ CONFIGS = {
     "quick": [("lean", "heavy", 32), ("baseline", "heavy", 32)],
     "heavy": [("lean", "heavy", 384), ("baseline", "heavy", 384)],
     "all": [("lean", "all", 384), ("lean", "all", 192), ("baseline", "all", 192)],
+    "heavy-base": [("baseline", "heavy", 384)],
+    "all-base": [("baseline", "all", 192)],
+    "lean384": [("lean", "heavy", 384), ("lean", "all", 384), ("lean", "all", 192)],
 }
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--worker", help=argparse.SUPPRESS)
-    ap.add_argument("--configs", default="heavy,all", help="comma list of: quick, heavy, all")
+    ap.add_argument("--configs", default="heavy,all", help="comma list of: quick, heavy, all, lean384, heavy-base, all-base")
     ap.add_argument("--quick", action="store_true", help="same as --configs quick")
     ap.add_argument("--thp", default="0,1", help="THP_MEM_ALLOC_ENABLE values to measure (comma list)")
     ap.add_argument("--steps", type=int, default=3)

@@ -261,29 +261,45 @@ class LeanInteraction(nn.Module):
         bounds: list[int],
         edge_bounds: list[int],
         pair_bounds: list[int],
+        closed: bool,
         use_checkpoint: bool,
     ) -> Tensor:
         """Interaction update ``v`` (N, F), to be added to ``x``; see the module docstring.
 
         ``rbf`` (P, n_rbf) and ``fcut`` (P,) are the radial basis and cutoff of the atom pairs,
         ``pair_of_edge`` (E,) the pair of each directed edge; ``bounds``/``edge_bounds``/``pair_bounds``
-        the node/edge/pair chunk boundaries (:func:`chunk_boundaries`).
+        the node/edge/pair chunk boundaries (:func:`chunk_boundaries`); ``closed`` if no edge
+        crosses a node boundary.
         """
         xf = self.in2f(x)
         bias2 = self.filter2.bias - 0.6931471805599453 * self.filter2.weight.sum(1)
+        n_chunks = len(bounds) - 1
+        # Split (one autograd node, whose backward is one concatenation) rather than slice per
+        # chunk: a slice's backward writes a zero-filled tensor of the full size for every chunk.
+        p_sizes = [pair_bounds[k + 1] - pair_bounds[k] for k in range(n_chunks)]
+        rbf_parts = torch.split(rbf, p_sizes, 0)
+        fcut_parts = torch.split(fcut, p_sizes, 0)
+        if closed:  # no edge leaves its chunk: neighbours are chunk-local too
+            xf_parts = torch.split(xf, [bounds[k + 1] - bounds[k] for k in range(n_chunks)], 0)
+        else:
+            xf_parts = [xf for _ in range(n_chunks)]
         parts: list[Tensor] = []
-        for k in range(len(bounds) - 1):
+        for k in range(n_chunks):
             a, b = bounds[k], bounds[k + 1]
             s, e = edge_bounds[k], edge_bounds[k + 1]
-            ps, pe = pair_bounds[k], pair_bounds[k + 1]
             il = idx_i[s:e] - a
-            pl = pair_of_edge[s:e] - ps
+            jl = idx_j[s:e] - a if closed else idx_j[s:e]
+            pl = pair_of_edge[s:e] - pair_bounds[k]
             if use_checkpoint and not torch.jit.is_scripting():
                 parts.append(
-                    self._checkpointed_chunk(xf, rbf[ps:pe], fcut[ps:pe], pl, il, idx_j[s:e], bias2, b - a)
+                    self._checkpointed_chunk(
+                        xf_parts[k], rbf_parts[k], fcut_parts[k], pl, il, jl, bias2, b - a
+                    )
                 )
             else:
-                parts.append(self.cfconv_chunk(xf, rbf[ps:pe], fcut[ps:pe], pl, il, idx_j[s:e], bias2, b - a))
+                parts.append(
+                    self.cfconv_chunk(xf_parts[k], rbf_parts[k], fcut_parts[k], pl, il, jl, bias2, b - a)
+                )
         y = parts[0] if len(parts) == 1 else torch.cat(parts, dim=0)
         return self.out2(shifted_softplus(self.out1(y)))
 
@@ -428,6 +444,7 @@ class LeanSchNet(nn.Module):
             p_j = idx_j
         d = torch.norm(pos.index_select(0, p_j) - pos.index_select(0, p_i), dim=1)
         bounds = chunk_boundaries(idx_i, idx_j, n_nodes, self.edge_chunk, symmetric)
+        closed = symmetric  # chunk_boundaries cut only between unconnected node ranges
         if len(bounds) > 2:
             bt = torch.tensor(bounds, dtype=idx_i.dtype, device=idx_i.device)
             edge_bounds: list[int] = torch.searchsorted(idx_i, bt).tolist()
@@ -442,7 +459,7 @@ class LeanSchNet(nn.Module):
         fcut = cosine_cutoff(d, self.cutoff)
         for interaction in self.interactions:
             x = x + interaction(
-                x, rbf, fcut, pair_of_edge, idx_i, idx_j, bounds, edge_bounds, pair_bounds, use_ckpt
+                x, rbf, fcut, pair_of_edge, idx_i, idx_j, bounds, edge_bounds, pair_bounds, closed, use_ckpt
             )
         return x
 
