@@ -71,7 +71,7 @@ def test_exact_spectrum_of_the_finite_rank_kernel():
 def test_nested_lora_two_lobes_recover_the_leading_eigenvalues():
     rng = np.random.default_rng(0)
     torch.manual_seed(0)
-    x, xp = sample(20000, rng)
+    x, xp = sample(40000, rng)
     f = MLPEncoder(20, 12, hidden=(64, 64), activation="tanh")
     g = MLPEncoder(20, 12, hidden=(64, 64), activation="tanh")
     fit_pairs(f, _embed(x), _embed(xp), encoder_tau=g, epochs=30, batch_size=500, lr=3e-3, nesting="joint")
