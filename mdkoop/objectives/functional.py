@@ -389,7 +389,7 @@ def lora_loss(
     unbiased : bool
         U-statistic over distinct pairs for ``tr(M_f M_g)``: removes the O(1/B)
         gradient bias at O(B k) extra work. Default False: on the loss step alone
-        it measured 1.3-1.5x the biased cost on CPU (benchmarks/bench_objectives.py,
+        it measured 1.25-1.96x (median 1.43x) the biased cost on CPU (benchmarks/bench_objectives.py,
         results/objectives.json), above the 20% threshold for making it the default.
     weights : torch.Tensor, shape (B,), optional
         Per-pair weights (normalised internally).
