@@ -335,10 +335,71 @@ CONFIGS = {
 }
 
 
+def compute_ratios(records: list) -> list:
+    """Lean / baseline ratios (pairs/s, pairs per CPU-s, peak RSS) per atoms, batch and THP setting.
+
+    Each baseline run is compared with the lean run at the same batch, and also with the lean
+    run at batch 384 (the paper's batch) when the baseline had to run at a smaller batch.
+    """
+    ratios = []
+    for thp in sorted({r["thp"] for r in records}):
+        for atoms in ("heavy", "all"):
+            sel = [r for r in records if r["atoms"] == atoms and r["thp"] == thp and "pairs_per_s" in r]
+            lean = {r["batch"]: r for r in sel if r["pipeline"] == "lean"}
+            for rb in (r for r in sel if r["pipeline"] == "baseline"):
+                b = rb["batch"]
+                for lb in sorted({b, 384}):
+                    rl = lean.get(lb)
+                    if rl is None:
+                        continue
+                    ratios.append(
+                        {
+                            "atoms": atoms,
+                            "thp": thp,
+                            "baseline_batch": b,
+                            "lean_batch": lb,
+                            "speedup_pairs_per_s": rl["pairs_per_s"] / rb["pairs_per_s"],
+                            "speedup_pairs_per_cpu_s": rl["pairs_per_cpu_s"] / rb["pairs_per_cpu_s"],
+                            "memory_ratio_lean_over_baseline": rl["peak_rss_bytes"] / rb["peak_rss_bytes"],
+                        }
+                    )
+    return ratios
+
+
+def merge(paths: list, out: str) -> int:
+    """Combine result files of separate invocations (same data, same machine) into one."""
+    from _common import write_result
+
+    docs = [json.loads(Path(p).read_text()) for p in paths]
+    records = [r for d in docs for r in d["runs"]]
+    flops = {}
+    for d in docs:
+        flops.update(d["flops"])
+    write_result(
+        out,
+        {
+            "description": docs[0]["description"],
+            "merged_from": [str(p) for p in paths],
+            "n_modes": N_MODES,
+            "lag_frames": LAG,
+            "cutoff_nm": 0.6,
+            "matmul_peak": [d["matmul_peak"] for d in docs],
+            "flops": flops,
+            "runs": records,
+            "ratios": compute_ratios(records),
+        },
+    )
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--worker", help=argparse.SUPPRESS)
-    ap.add_argument("--configs", default="heavy,all", help="comma list of: quick, heavy, all, lean384, heavy-base, all-base")
+    ap.add_argument(
+        "--configs",
+        default="heavy,all",
+        help="comma list of: quick, heavy, all, lean384, heavy-base, all-base",
+    )
     ap.add_argument("--quick", action="store_true", help="same as --configs quick")
     ap.add_argument("--thp", default="0,1", help="THP_MEM_ALLOC_ENABLE values to measure (comma list)")
     ap.add_argument("--steps", type=int, default=3)
@@ -349,7 +410,10 @@ def main(argv=None) -> int:
     ap.add_argument("--edge-chunk", type=int, default=1 << 14)
     ap.add_argument("--no-checkpoint", action="store_true")
     ap.add_argument("--out", default="training", help="result name (benchmarks/results/<out>.json)")
+    ap.add_argument("--merge", nargs="+", help="merge these result JSON files into --out and exit")
     args = ap.parse_args(argv)
+    if args.merge:
+        return merge(args.merge, args.out)
     if args.worker:
         worker_main(json.loads(args.worker))
         return 0
@@ -383,32 +447,7 @@ def main(argv=None) -> int:
                     flush=True,
                 )
                 records.append(rec)
-    ratios = []
-    for thp in thps:
-        for atoms in ("heavy", "all"):
-            lean = {
-                r["batch"]: r
-                for r in records
-                if r["pipeline"] == "lean" and r["atoms"] == atoms and r["thp"] == thp
-            }
-            base = {
-                r["batch"]: r
-                for r in records
-                if r["pipeline"] == "baseline" and r["atoms"] == atoms and r["thp"] == thp
-            }
-            for b, rb in base.items():
-                rl = lean.get(b)
-                if rl and "pairs_per_s" in rl and "pairs_per_s" in rb:
-                    ratios.append(
-                        {
-                            "atoms": atoms,
-                            "batch": b,
-                            "thp": thp,
-                            "speedup_pairs_per_s": rl["pairs_per_s"] / rb["pairs_per_s"],
-                            "speedup_pairs_per_cpu_s": rl["pairs_per_cpu_s"] / rb["pairs_per_cpu_s"],
-                            "memory_ratio_lean_over_baseline": rl["peak_rss_bytes"] / rb["peak_rss_bytes"],
-                        }
-                    )
+    ratios = compute_ratios(records)
     write_result(
         args.out,
         {
