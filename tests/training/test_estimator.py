@@ -155,3 +155,11 @@ def test_data_that_never_move_give_a_training_error_not_a_traceback():
     est = mdkoop.KoopmanSVD(lagtime=5, n_modes=3, epochs=1, batch_size=64, val_fraction=0.0, seed=0)
     with pytest.raises(TrainingError, match="move"):
         est.fit(still)
+
+
+def test_progress_bar_shows_pairs_per_second_and_loss(chain_data, capsys):
+    trajs, _ = chain_data
+    mdkoop.KoopmanSVD(lagtime=20, n_modes=3, epochs=1, batch_size=1024, seed=0, progress=True).fit(trajs)
+    cap = capsys.readouterr()
+    err = cap.out + cap.err  # Lightning's tqdm bar writes to stdout
+    assert "pairs_per_s=" in err and "loss=" in err and "val_vampe=" in err and "v_num" not in err
