@@ -46,6 +46,9 @@ def atomic_dir(path: str | os.PathLike, overwrite: bool = False, what: str = "ou
     try:
         parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)  # mkdtemp gives 0700; follow the umask like mkdir would
     except OSError as exc:
         raise OutputError(f"Cannot create the {what} {str(path)!r}: {exc.strerror or exc}.") from exc
     try:
@@ -74,6 +77,10 @@ def atomic_file(path: str | os.PathLike, mode: str = "w", overwrite: bool = True
     except OSError as exc:
         raise OutputError(f"Cannot write {str(path)!r}: {exc.strerror or exc}.") from exc
     os.close(fd)
+    # mkstemp creates 0600 files; give the result the permissions a plain open() would (umask)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmpname, 0o666 & ~umask)
     try:
         with open(tmpname, mode, **open_kwargs) as fh:
             yield fh

@@ -1,5 +1,7 @@
 """Atomic outputs: nothing half-written, nothing existing harmed."""
 
+import os
+
 import pytest
 
 from mdkoop.errors import OutputError, OutputExistsError
@@ -66,3 +68,17 @@ def test_atomic_file(tmp_path):
     assert p.read_text() == "new"
     assert len(sha256_file(p)) == 64
     assert [q.name for q in tmp_path.iterdir()] == ["f.json"]
+
+
+def test_outputs_follow_the_umask(tmp_path):
+    """Outputs are readable by the group/others as a plain open()/mkdir would make them (shared clusters)."""
+    old = os.umask(0o022)
+    try:
+        with atomic_file(tmp_path / "m.json") as fh:
+            fh.write("{}")
+        with atomic_dir(tmp_path / "d"):
+            pass
+    finally:
+        os.umask(old)
+    assert (tmp_path / "m.json").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755
