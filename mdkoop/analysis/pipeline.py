@@ -164,9 +164,9 @@ def retrain_its(run_dir, store, lags: list[int], timestep_ps: float, progress: b
 
 
 def _model_features(model, data):
-    left = model.features(data, side="left")
-    right = model.features(data, side="right") if model.encoder_g is not None else None
-    return left, right
+    # The model's linear part is estimated on the left lobe at both times, also for separate lobes
+    # (mdkoop.training.estimator.estimate_linear_model), so re-estimation uses the same pairs.
+    return model.features(data, side="left"), None
 
 
 def _finite_list(a) -> list:

@@ -660,15 +660,17 @@ def estimate_linear_model(enc_f, enc_g, source, pairs, tc: TrainConfig, device: 
     from .lightning import apply_encoder
 
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() and tc.device != "cpu" else "cpu"))
+    # The linear model is a Galerkin estimate on the LEFT lobe's functions at both times: (f(x_t), f(x_t+tau)).
+    # With shared lobes that is (f, g) anyway. With separate lobes, EDMD or the reversible estimate on
+    # (f(x_t), g(x_t+tau)) would treat two different bases as one and give wrong eigenvalues; the right lobe
+    # g only serves training (the LoRA objective), and every later step (transform, score, analysis) uses f.
     enc_f = enc_f.to(dev).eval()
-    enc_g = enc_g.to(dev).eval() if enc_g is not None else enc_f
     acc = MomentAccumulator(tc.n_modes - 1)
     loader = _make_loader(source, pairs, max(tc.batch_size, 256), False, tc.seed, False)
     for x_t, x_tau in loader:
         f = apply_encoder(enc_f, x_t.to(dev)).double()
-        g = apply_encoder(enc_g, x_tau.to(dev)).double()
-        acc.partial_fit(f.cpu(), g.cpu())
+        f_tau = apply_encoder(enc_f, x_tau.to(dev)).double()
+        acc.partial_fit(f.cpu(), f_tau.cpu())
     enc_f.cpu()
-    enc_g.cpu()
     return LinearKoopmanModel.from_moments(acc, lagtime=tc.lagtime, timestep=tc.timestep,
                                            reversible=tc.method == "reversible")

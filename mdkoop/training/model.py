@@ -269,8 +269,8 @@ class KoopmanModel:
 
         The singular functions stay those of the fitted model (test data are only used for evaluation).
         """
-        f = self.features(test, top=top, side="left", device=device)
-        g = self.features(test, top=top, side="right", device=device) if self.encoder_g is not None else f
+        # the linear model lives on the left lobe's functions at both times (see estimate_linear_model)
+        f = g = self.features(test, top=top, side="left", device=device)
         lag = self.lagtime
         F0 = [a[:-lag] for a in f if len(a) > lag]
         F1 = [b[lag:] for b in g if len(b) > lag]
