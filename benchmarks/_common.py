@@ -27,8 +27,9 @@ from pathlib import Path
 
 __all__ = ["RESULTS_DIR", "median_time", "interleaved_times", "peak_rss_subprocess", "machine_info", "write_result"]
 
-#: Where every benchmark writes its JSON.
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+#: Where every benchmark writes its JSON (``MDKOOP_BENCH_RESULTS_DIR`` overrides it, e.g. for
+#: ``run_all.py --quick`` smoke runs that must not overwrite the committed results).
+RESULTS_DIR = Path(os.environ.get("MDKOOP_BENCH_RESULTS_DIR") or Path(__file__).resolve().parent / "results")
 
 
 def median_time(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> dict:

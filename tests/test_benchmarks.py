@@ -1,0 +1,333 @@
+"""Tests of the benchmark driver (benchmarks/run_all.py) and the results table (benchmarks/make_results.py).
+
+Synthetic result JSONs with known values in a tmp folder; no benchmark is actually run.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _load(name):
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", BENCH / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up there
+    spec.loader.exec_module(mod)
+    return mod
+
+
+mr = _load("make_results")
+ra = _load("run_all")
+
+MACHINE = {
+    "cpu_count": 2,
+    "torch_threads": 1,
+    "torch": "2.13.0+cpu",
+    "cuda": None,
+    "utc": "2026-11-28T23:00:00+00:00",
+    "python": "3.11.7",
+    "numpy": "2.4.6",
+    "platform": "Linux-test",
+}
+
+
+def _write(folder: Path, stem: str, doc) -> None:
+    (folder / f"{stem}.json").write_text(json.dumps(doc) if not isinstance(doc, str) else doc)
+
+
+def _run(results: Path, out: Path) -> tuple[list, str]:
+    rc = mr.main(["--results", str(results), "--out", str(out)])
+    assert rc == 0
+    docs, errors = mr.load_results(results)
+    return mr.build_rows(docs, errors), out.read_text()
+
+
+def _table_rows(text: str) -> list[list[str]]:
+    """Cells of the main results table (the one whose header starts with '| # |')."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| # | figure"))
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.replace("\\|", "\x00").strip("|").split("|")]
+        rows.append(cells)
+    return rows
+
+
+def _by_figure(rows, *words):
+    hits = [r for r in rows if all(w in r.figure for w in words)]
+    assert hits, f"no row with {words}"
+    return hits
+
+
+def test_empty_results_all_not_measured_with_commands(tmp_path):
+    rows, text = _run(tmp_path / "nothing_here", tmp_path / "R.md")
+    assert len(rows) >= 14
+    for r in rows:
+        assert r.goal.strip() and r.goal != "—", r
+        assert r.status == mr.NOT_MEASURED, r
+        assert r.command.strip(), r
+        assert r.note.strip(), r  # says why
+    assert "bench_prepare.py" in _by_figure(rows, "prepare", "mdtraj.load")[0].command
+    assert "bench_training.py" in _by_figure(rows, "training pairs/s", "heavy")[0].command
+    cells = _table_rows(text)
+    assert len(cells) == len(rows)
+    assert all(len(c) == 8 for c in cells)
+    assert "NOT measured yet" in text and "Shared CPU" in text
+
+
+def test_known_values_give_statuses(tmp_path):
+    res = tmp_path / "results"
+    res.mkdir()
+    _write(
+        res,
+        "bench_prepare",
+        {
+            "machine": MACHINE,
+            "ratio_prepare_over_mdtraj_load": 1.6,
+            "prepare_frames_per_s": 21.0,
+            "mdtraj_load_frames_per_s": 13.1,
+            "frames_1x": 100,
+            "peak_rss_bytes": {
+                "prepare_1x": 100 * 2**20,
+                "prepare_10x": 130 * 2**20,
+                "mdtraj_load_1x": 100 * 2**20,
+                "mdtraj_load_10x": 400 * 2**20,
+            },
+        },
+    )
+    _write(
+        res,
+        "bench_graphs",
+        {
+            "machine": MACHINE,
+            "cases": {
+                "heavy": {"ratio_radius_graph_over_matscipy": 13.4, "n_atoms": 97},
+                "all": {"ratio_radius_graph_over_matscipy": 2.7, "n_atoms": 175},
+            },
+        },
+    )
+    _write(
+        res,
+        "objectives",
+        {
+            "machine": MACHINE,
+            "rows": [
+                {
+                    "device": "cpu",
+                    "B": 96,
+                    "k": 16,
+                    "lora_joint_ms": 1.0,
+                    "vamp2_ms": 2.0,
+                    "unbiased_cost_ratio": 1.1,
+                },
+                {
+                    "device": "cpu",
+                    "B": 384,
+                    "k": 16,
+                    "lora_joint_ms": 3.0,
+                    "vamp2_ms": 2.0,
+                    "unbiased_cost_ratio": 1.15,
+                },
+                {
+                    "device": "cpu",
+                    "B": 4096,
+                    "k": 16,
+                    "lora_joint_ms": 1.0,
+                    "vamp2_ms": 1.0,
+                    "unbiased_cost_ratio": 1.5,
+                },
+            ],
+        },
+    )
+    _write(res, "bench_loader", "{not json")
+    rows, text = _run(res, tmp_path / "R.md")
+    assert all(r.status in mr.STATUSES and r.goal for r in rows)
+
+    tp = _by_figure(rows, "prepare", "mdtraj.load")[0]
+    assert (
+        tp.status == mr.MET and tp.measured.startswith("1.60x") and tp.source == "results/bench_prepare.json"
+    )
+    assert "2026-11-28T23:00:00" in tp.machine
+    rss = _by_figure(rows, "peak RSS", "10x")[0]
+    assert rss.status == mr.NOT_MET and rss.measured.startswith("1.30")  # 130/100 > 1.2, computed from bytes
+    assert "4.00x" in rss.note  # mdtraj.load contrast
+    heavy, all_ = (
+        _by_figure(rows, "radius graph", "heavy")[0],
+        _by_figure(rows, "radius graph", "all atoms")[0],
+    )
+    assert (heavy.status, all_.status) == (mr.MET, mr.NOT_MET)
+    unb = _by_figure(rows, "unbiased")[0]
+    assert unb.status == mr.MET and unb.measured.startswith("1.15x")  # median of 1.1, 1.15, 1.5 < 1.2
+    lv = _by_figure(rows, "LoRA (joint)", "VAMP-2")[0]
+    assert lv.status == mr.MET and lv.measured.startswith("1.00x")  # median of 0.5, 1.5, 1.0
+    # the unreadable loader JSON and the missing training JSON: not measured, with the reason
+    loader = _by_figure(rows, "DataLoader")[0]
+    assert loader.status == mr.NOT_MEASURED and "unreadable" in loader.note
+    for r in _by_figure(rows, "training pairs/s"):
+        assert r.status == mr.NOT_MEASURED and "does not exist" in r.note and "bench_training.py" in r.command
+    assert "unreadable JSON" in text
+    assert "**NOT met**" in text and len(_table_rows(text)) == len(rows)
+
+
+def _run_rec(pipeline, atoms, batch, thp, step_s, cpu_s, rss_gb, frac=0.1, **extra):
+    return {
+        "pipeline": pipeline,
+        "atoms": atoms,
+        "batch": batch,
+        "thp": thp,
+        "threads": 1,
+        "median_step_s": step_s,
+        "pairs_per_s": batch / step_s,
+        "pairs_per_cpu_s": batch / cpu_s,
+        "peak_rss_bytes": rss_gb * 2**30,
+        "fraction_of_matmul_peak": frac,
+        "gflops_per_s": 5.0,
+        "load_avg": [3.0, 2.0, 1.0],
+        **extra,
+    }
+
+
+def test_training_partial_files_are_combined(tmp_path):
+    """Separate invocations (lean runs, baseline runs) are combined and the ratios recomputed."""
+    res = tmp_path / "results"
+    res.mkdir()
+    _write(
+        res,
+        "training_lean",
+        {
+            "machine": MACHINE,
+            "matmul_peak": {"matmul_gflops": 50.0},
+            "runs": [
+                _run_rec("lean", "heavy", 384, 1, 4.0, 4.0, 1.0),
+                _run_rec("lean", "all", 384, 1, 20.0, 20.0, 2.0),
+                _run_rec("lean", "all", 192, 1, 10.0, 10.0, 1.5),
+            ],
+            "ratios": [],
+        },
+    )
+    _write(
+        res,
+        "training_base",
+        {
+            "machine": MACHINE,
+            "runs": [
+                _run_rec("baseline", "heavy", 384, 1, 16.0, 12.0, 10.0),
+                _run_rec("baseline", "all", 192, 1, 15.0, 15.0, 14.0),
+                {
+                    "pipeline": "baseline",
+                    "atoms": "all",
+                    "batch": 384,
+                    "thp": 1,
+                    "error": "killed: resident memory exceeded the 16.0 GB cap",
+                },
+            ],
+            "ratios": [],
+        },
+    )
+    _write(
+        res,
+        "training_quick",
+        {"machine": MACHINE, "runs": [_run_rec("lean", "heavy", 32, 1, 100.0, 1.0, 1.0)]},
+    )
+    rows, text = _run(res, tmp_path / "R.md")
+    heavy = _by_figure(rows, "training pairs/s", "heavy")
+    assert len(heavy) == 1 and heavy[0].status == mr.MET  # 96 / 24 pairs/s = 4x
+    assert heavy[0].measured.startswith("4.00x wall (3.00x per CPU-s)")
+    assert heavy[0].source == "results/training_base.json + results/training_lean.json"
+    allr = {r.measured.split(";")[1].strip(): r for r in _by_figure(rows, "training pairs/s", "all atoms")}
+    assert allr["lean batch 192 vs baseline batch 192, THP=1"].status == mr.NOT_MET  # 19.2 / 12.8 = 1.5x
+    assert allr["lean batch 384 vs baseline batch 192, THP=1"].status == mr.NOT_MET
+    mem_h = _by_figure(rows, "peak RSS at batch 384", "heavy")[0]
+    assert mem_h.status == mr.MET and mem_h.measured.startswith("0.100")
+    mem_a = _by_figure(rows, "peak RSS at batch 384", "all")[0]
+    assert mem_a.status == mr.MET and "exceeded" in mem_a.note and "batch 192" in mem_a.note
+    flop = _by_figure(rows, "GFLOP/s", "heavy")[0]
+    assert flop.status == mr.REPORTED and "10.0%" in flop.measured and "50.0 GFLOP/s" in flop.note
+    assert "b32" not in flop.measured  # the quick file is not mixed in
+    assert "killed: resident memory" in text  # training runs table
+
+
+def test_machine_line_and_helpers():
+    assert mr.machine_line(None) == "—"
+    assert "2 CPU" in mr.machine_line({"machine": MACHINE})
+    assert mr.get({"a": {"b": 1}}, "a.b") == 1 and mr.get({"a": 1}, "a.b", "x") == "x"
+    assert mr.num("nan") is None and mr.num("2") == 2.0 and mr.num(None) is None
+    assert mr.status_ge(None, 1) == mr.NOT_MEASURED and mr.status_le(0.2, 0.25) == mr.MET
+
+
+def test_run_all_help_and_dry_run(tmp_path):
+    out = subprocess.run(
+        [sys.executable, str(BENCH / "run_all.py"), "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0 and "--quick" in out.stdout and "--only" in out.stdout
+    out = subprocess.run(
+        [sys.executable, str(BENCH / "run_all.py"), "--dry-run", "--quick", "--only", "graphs"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0
+    lines = out.stdout.strip().splitlines()
+    assert (
+        lines[0] == ".venv/bin/python benchmarks/bench_graphs.py --repeats 1"
+        and "make_results.py" in lines[1]
+    )
+    with pytest.raises(SystemExit, match="unknown benchmark nope"):
+        ra.select(["nope"])
+    assert [b.name for b in ra.select(None)] == ["prepare", "graphs", "loader", "objectives", "training"]
+
+
+def test_run_one_records_failure_and_timeout(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "import sys\nprint('working')\nprint('boom: broken input', file=sys.stderr)\nsys.exit(3)\n"
+    )
+    slow = tmp_path / "slow.py"
+    slow.write_text("import time\nprint('start', flush=True)\ntime.sleep(60)\n")
+    env = {"PATH": "/usr/bin:/bin"}
+    rec = ra.run_one(ra.Bench("bad", str(bad), "bad"), False, env, 30)
+    assert rec["rc"] == 3 and "boom: broken input" in rec["error_tail"] and rec["result"] == "bad"
+    rec = ra.run_one(ra.Bench("slow", str(slow), "slow"), False, env, 1.0)
+    assert rec["rc"] == 124 and "timed out" in rec["error_tail"] and rec["wall_s"] < 30
+    ok = tmp_path / "ok.py"
+    ok.write_text("print('fine')\n")
+    assert ra.run_one(ra.Bench("ok", str(ok), "ok"), False, env, 30)["rc"] == 0
+
+
+def test_failed_script_in_log_is_the_reason(tmp_path):
+    res = tmp_path / "results"
+    res.mkdir()
+    _write(
+        res,
+        "run_all",
+        {
+            "quick": False,
+            "scripts": [
+                {
+                    "name": "graphs",
+                    "result": "bench_graphs",
+                    "command": "python benchmarks/bench_graphs.py --repeats 5",
+                    "rc": 1,
+                    "wall_s": 3.0,
+                    "error_tail": "Traceback\nValueError: bad cutoff",
+                },
+            ],
+        },
+    )
+    rows, text = _run(res, tmp_path / "R.md")
+    g = _by_figure(rows, "radius graph", "heavy")[0]
+    assert g.status == mr.NOT_MEASURED and "rc=1" in g.note and "bad cutoff" in g.note
+    assert g.command == "python benchmarks/bench_graphs.py --repeats 5"
+    assert "FAILED (rc=1)" in text
