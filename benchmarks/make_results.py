@@ -179,8 +179,9 @@ def versions_line(doc: dict | None) -> str:
 class Context:
     """The result documents plus the run log, with per-file commands and missing-file reasons."""
 
-    def __init__(self, docs: dict, errors: dict | None = None):
+    def __init__(self, docs: dict, errors: dict | None = None, prefix: str = "results"):
         self.docs = docs
+        self.prefix = prefix
         self.errors = errors or {}
         self.log = docs.get("run_all") if isinstance(docs.get("run_all"), dict) else None
         self.merged: dict = {}
@@ -197,13 +198,13 @@ class Context:
     def why_missing(self, name: str) -> str:
         """Why result ``name`` has no usable JSON."""
         if name in self.errors:
-            return f"results/{name}.json: {self.errors[name]}"
+            return f"{self.prefix}/{name}.json: {self.errors[name]}"
         for rec in get(self.log, "scripts") or []:
             if isinstance(rec, dict) and rec.get("result") == name and rec.get("rc") not in (0, None):
                 tail = str(rec.get("error_tail", "")).strip().splitlines()
                 last = tail[-1] if tail else ""
                 return f"the script failed in the last run_all (rc={rec.get('rc')}): {last}"
-        return f"results/{name}.json does not exist: run the command"
+        return f"{self.prefix}/{name}.json does not exist: run the command"
 
     def missing(self, name: str, figure: str, goal: str, why: str | None = None) -> Row:
         """A ``not measured`` row for ``figure`` of result ``name``."""
@@ -212,8 +213,15 @@ class Context:
     def row(self, name: str, figure: str, goal: str, measured: str, status: str, note: str = "") -> Row:
         """A measured row backed by result ``name``."""
         doc = self.docs.get(name, self.merged.get(name))
-        src = " + ".join(get(doc, "merged_from")) if name in self.merged else f"results/{name}.json"
-        return Row(figure, goal, measured, status, self.command(name), src, machine_line(doc), note)
+        return Row(
+            figure, goal, measured, status, self.command(name), self.src(name), machine_line(doc), note
+        )
+
+    def src(self, name: str) -> str:
+        """Path(s) of the result file(s) behind ``name``, as shown in RESULTS.md."""
+        if name in self.merged:
+            return " + ".join(get(self.merged[name], "merged_from") or [])
+        return f"{self.prefix}/{name}.json"
 
 
 # --------------------------------------------------------------------------- extractors
@@ -300,7 +308,7 @@ def _training_doc(ctx: Context) -> tuple[str | None, dict | None]:
         peaks += p if isinstance(p, list) else [p] if isinstance(p, dict) else []
     doc = {
         "machine": get(ctx.docs[newest], "machine"),
-        "merged_from": [f"results/{k}.json" for k in full],
+        "merged_from": [f"{ctx.prefix}/{k}.json" for k in full],
         "matmul_peak": peaks,
         "runs": runs,
         "ratios": _compute_ratios([r for r in runs if "thp" in r and "atoms" in r]),
@@ -361,7 +369,7 @@ def loader_rows(ctx: Context) -> list[Row]:
             goal2,
             m,
             status_le(share, 0.05),
-            f"step from {' + '.join(get(tdoc, 'merged_from')) if tname in ctx.merged else f'results/{tname}.json'} (fastest THP setting)",
+            f"step from {ctx.src(tname)} (fastest THP setting)",
         )
         rows.append(row)
     return rows
@@ -429,7 +437,7 @@ def training_rows(ctx: Context) -> list[Row]:
         goal = "≥ 2x (issue 4)"
         sel = [r for r in ratios if r.get("atoms") == atoms and num(r.get("speedup_pairs_per_s")) is not None]
         if not sel:
-            why = None if doc is None else f"no {atoms}-atom lean/baseline pair in results/{name}.json"
+            why = None if doc is None else f"no {atoms}-atom lean/baseline pair in {ctx.src(name)}"
             rows.append(ctx.missing(name, fig, goal, why))
         for r in sorted(sel, key=lambda r: (str(r.get("thp")), str(_ratio_batches(r)))):
             bb, lb = _ratio_batches(r)
@@ -464,7 +472,7 @@ def training_rows(ctx: Context) -> list[Row]:
             why = (
                 None
                 if doc is None
-                else f"no {atoms}-atom lean run at batch 384 with a baseline in results/{name}.json"
+                else f"no {atoms}-atom lean run at batch 384 with a baseline in {ctx.src(name)}"
             )
             if failed:
                 why = f"baseline at batch 384: {failed[0]['error']}"
@@ -529,7 +537,7 @@ def unmeasured_rows(ctx: Context) -> list[Row]:
     ]
 
 
-def build_rows(docs: dict, errors: dict | None = None) -> list[Row]:
+def build_rows(docs: dict, errors: dict | None = None, prefix: str = "results") -> list[Row]:
     """All rows of the results table, in a fixed order.
 
     Parameters
@@ -538,12 +546,14 @@ def build_rows(docs: dict, errors: dict | None = None) -> list[Row]:
         Result stem -> parsed JSON (as returned by :func:`load_results`).
     errors : dict, optional
         Result stem -> why it could not be read.
+    prefix : str
+        How the results folder is named in the table (relative to RESULTS.md).
 
     Returns
     -------
     list of Row
     """
-    ctx = Context(docs, errors)
+    ctx = Context(docs, errors, prefix)
     rows: list[Row] = []
     for extract in (prepare_rows, graphs_rows, loader_rows, objective_rows, training_rows, unmeasured_rows):
         try:
@@ -588,13 +598,13 @@ def _cell(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def _training_runs_table(docs: dict) -> str:
-    ctx = Context(docs)
+def _training_runs_table(docs: dict, prefix: str) -> str:
+    ctx = Context(docs, prefix=prefix)
     name, doc = _training_doc(ctx)
     runs = _runs(doc)
     if not runs:
         return ""
-    src = " + ".join(get(doc, "merged_from")) if name in ctx.merged else f"results/{name}.json"
+    src = ctx.src(name)
     lines = [
         f"### Training runs ({src})",
         "",
@@ -651,7 +661,7 @@ def _objectives_table(doc: dict | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render(rows: list[Row], docs: dict, errors: dict | None = None) -> str:
+def render(rows: list[Row], docs: dict, errors: dict | None = None, prefix: str = "results") -> str:
     """The Markdown text of RESULTS.md.
 
     Parameters
@@ -662,6 +672,8 @@ def render(rows: list[Row], docs: dict, errors: dict | None = None) -> str:
         Result stem -> parsed JSON (for the detail tables and the versions section).
     errors : dict, optional
         Result stem -> why it could not be read.
+    prefix : str
+        How the results folder is named (relative to the Markdown file).
 
     Returns
     -------
@@ -699,7 +711,9 @@ def render(rows: list[Row], docs: dict, errors: dict | None = None) -> str:
             + " |"
         )
     out += ["", NOT_YET]
-    details = [t for t in (_training_runs_table(docs), _objectives_table(docs.get("objectives"))) if t]
+    details = [
+        t for t in (_training_runs_table(docs, prefix), _objectives_table(docs.get("objectives"))) if t
+    ]
     if details:
         out += ["## Details", ""] + [t for d in details for t in (d, "")]
     out += ["## Machines and versions (per result file)", ""]
@@ -707,10 +721,10 @@ def render(rows: list[Row], docs: dict, errors: dict | None = None) -> str:
         if stem == "run_all":
             continue
         out.append(
-            f"- `results/{stem}.json`: {_cell(machine_line(docs[stem]))}; {_cell(versions_line(docs[stem]))}"
+            f"- `{prefix}/{stem}.json`: {_cell(machine_line(docs[stem]))}; {_cell(versions_line(docs[stem]))}"
         )
     for stem, why in sorted((errors or {}).items()):
-        out.append(f"- `results/{stem}.json`: {why}")
+        out.append(f"- `{prefix}/{stem}.json`: {why}")
     log = docs.get("run_all")
     if isinstance(log, dict):
         out += [
@@ -749,8 +763,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     docs, errors = load_results(args.results)
-    rows = build_rows(docs, errors)
-    write_atomic(args.out, render(rows, docs, errors))
+    prefix = Path(os.path.relpath(args.results.resolve(), args.out.resolve().parent)).as_posix()
+    rows = build_rows(docs, errors, prefix)
+    write_atomic(args.out, render(rows, docs, errors, prefix))
     counts = {s: sum(r.status == s for r in rows) for s in STATUSES}
     print(f"wrote {args.out}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     return 0

@@ -112,10 +112,14 @@ def command_for(bench: Bench, quick: bool, python: str = sys.executable) -> list
     return [python, str(HERE / bench.script), *(bench.quick if quick else bench.full)]
 
 
-def display_command(bench: Bench, quick: bool) -> str:
-    """The command as a user would type it from the repository root (for RESULTS.md)."""
+def display_command(bench: Bench, quick: bool, omp_threads: str | None = None) -> str:
+    """The command as a user would type it from the repository root (for RESULTS.md).
+
+    ``omp_threads`` (the ``OMP_NUM_THREADS`` the script ran with) is shown as a prefix.
+    """
     argv = [".venv/bin/python", f"benchmarks/{bench.script}", *(bench.quick if quick else bench.full)]
-    return shlex.join(argv)
+    prefix = f"OMP_NUM_THREADS={shlex.quote(omp_threads)} " if omp_threads else ""
+    return prefix + shlex.join(argv)
 
 
 def run_one(bench: Bench, quick: bool, env: dict, timeout_s: float) -> dict:
@@ -143,7 +147,7 @@ def run_one(bench: Bench, quick: bool, env: dict, timeout_s: float) -> dict:
         "name": bench.name,
         "script": bench.script,
         "result": (bench.quick_result or bench.result) if quick else bench.result,
-        "command": display_command(bench, quick),
+        "command": display_command(bench, quick, env.get("OMP_NUM_THREADS")),
         "started_utc": _utc(),
     }
     tail: collections.deque = collections.deque(maxlen=40)
@@ -282,7 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     for i, b in enumerate(benches, 1):
         limit = b.timeout_s * args.timeout_scale * (0.25 if args.quick else 1.0)
         print(
-            f"[{i}/{len(benches)}] {b.name}: {display_command(b, args.quick)} (limit {limit:.0f} s)",
+            f"[{i}/{len(benches)}] {b.name}: {display_command(b, args.quick, env.get('OMP_NUM_THREADS'))}"
+            f" (limit {limit:.0f} s)",
             flush=True,
         )
         rec = run_one(b, args.quick, env, limit)
