@@ -49,6 +49,82 @@ COMMANDS = {
 }
 
 
+def _n(seq) -> int | None:
+    return len(seq) if isinstance(seq, list) and seq else None
+
+
+def command_from_doc(name: str, doc: dict | None) -> str | None:
+    """Rebuild the command line of a result file from the options it records.
+
+    Parameters
+    ----------
+    name : str
+        Result stem (``bench_prepare``, ``bench_graphs``, ``bench_loader``, ``objectives``,
+        ``training*``).
+    doc : dict or None
+        The parsed JSON.
+
+    Returns
+    -------
+    str or None
+        The command, or ``None`` when the file does not record enough (or is a merge of
+        several invocations).
+    """
+    if not isinstance(doc, dict):
+        return None
+    args: list[str] = []
+    if name == "bench_prepare":
+        frames, reps = get(doc, "frames_1x"), _n(get(doc, "times_s.prepare.times_s"))
+        args = [f"--frames {frames}"] * (frames is not None) + [f"--repeats {reps}"] * (reps is not None)
+    elif name == "bench_graphs":
+        reps = _n(get(doc, "cases.heavy.times_s.radius_graph.times_s"))
+        args = [f"--repeats {reps}"] * (reps is not None)
+    elif name == "bench_loader":
+        frames, workers = get(doc, "store_frames"), get(doc, "workers")
+        reps = _n(get(doc, "times_s.pairloader.times_s"))
+        args = [f"--frames {frames}"] * (frames is not None) + [f"--workers {workers}"] * (
+            workers is not None
+        )
+        args += [f"--repeats {reps}"] * (reps is not None)
+    elif name == "objectives":
+        reps = get(doc, "repeats")
+        args = [f"--repeats {reps}"] * (reps is not None)
+    elif name.startswith("training") and not get(doc, "merged_from"):
+        runs = [
+            r
+            for r in (get(doc, "runs") or [])
+            if isinstance(r, dict) and r.get("pipeline") in ("lean", "baseline")
+        ]
+        if not runs:
+            return None
+        thps = ",".join(sorted({str(r.get("thp")) for r in runs}))
+        steps = sorted({str(r.get("steps")) for r in runs if "steps" in r})
+        threads = sorted({str(r.get("threads")) for r in runs if "threads" in r})
+        batches = {r.get("batch") for r in runs}
+        pipelines = {r.get("pipeline") for r in runs}
+        atoms = sorted({str(r.get("atoms")) for r in runs}, reverse=True)
+        if batches == {32}:
+            args = ["--quick"]
+        elif pipelines == {"lean"}:
+            args = ["--configs lean384"]
+        elif pipelines == {"baseline"}:
+            args = ["--configs " + ",".join(f"{a}-base" for a in atoms)]
+        else:
+            args = ["--configs " + ",".join(atoms)]
+        args.append(f"--thp {thps}")
+        args += [f"--steps {steps[0]}"] * (len(steps) == 1) + [f"--threads {threads[0]}"] * (
+            len(threads) == 1
+        )
+        args.append(f"--out {name}")
+    else:
+        return None
+    script = {"objectives": "bench_objectives"}.get(
+        name, "bench_training" if name.startswith("training") else name
+    )
+    omp = get(doc, "machine.omp_num_threads")
+    return " ".join([f"OMP_NUM_THREADS={omp}"] * bool(omp) + [PY, f"benchmarks/{script}.py", *args])
+
+
 @dataclass
 class Row:
     """One figure of the results table.
@@ -187,10 +263,20 @@ class Context:
         self.merged: dict = {}
 
     def command(self, name: str) -> str:
-        """The command that produced ``name`` (from the last run_all log, else the documented one)."""
+        """The command that produced ``name``.
+
+        From the last run_all log when that run wrote the file (the file is not older than
+        the run), else rebuilt from the options the JSON records, else the documented one.
+        """
+        doc = self.docs.get(name)
+        utc = str(get(doc, "machine.utc", ""))
         for rec in get(self.log, "scripts") or []:
             if isinstance(rec, dict) and rec.get("result") == name and rec.get("command"):
-                return str(rec["command"])
+                if doc is None or utc >= str(rec.get("started_utc", "")):
+                    return str(rec["command"])
+        derived = command_from_doc(name, doc)
+        if derived:
+            return derived
         if name.startswith("training") and "quick" not in name:
             return COMMANDS["training"]
         return COMMANDS.get(name, f"{PY} benchmarks/run_all.py")

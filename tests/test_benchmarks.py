@@ -160,6 +160,7 @@ def test_known_values_give_statuses(tmp_path):
         tp.status == mr.MET and tp.measured.startswith("1.60x") and tp.source == "results/bench_prepare.json"
     )
     assert "2026-11-28T23:00:00" in tp.machine
+    assert tp.command == ".venv/bin/python benchmarks/bench_prepare.py --frames 100"  # rebuilt from the JSON
     rss = _by_figure(rows, "peak RSS", "10x")[0]
     assert rss.status == mr.NOT_MET and rss.measured.startswith("1.30")  # 130/100 > 1.2, computed from bytes
     assert "4.00x" in rss.note  # mdtraj.load contrast
@@ -257,6 +258,26 @@ def test_training_partial_files_are_combined(tmp_path):
     assert flop.status == mr.REPORTED and "10.0%" in flop.measured and "50.0 GFLOP/s" in flop.note
     assert "b32" not in flop.measured  # the quick file is not mixed in
     assert "killed: resident memory" in text  # training runs table
+    assert heavy[0].command == mr.COMMANDS["training"]  # a combination of invocations: the full command
+
+
+def test_command_from_doc():
+    doc = {
+        "machine": {"omp_num_threads": "1"},
+        "runs": [
+            _run_rec("lean", "heavy", 384, 0, 1.0, 1.0, 1.0, steps=3),
+            _run_rec("lean", "all", 384, 1, 1.0, 1.0, 1.0, steps=3),
+        ],
+    }
+    assert mr.command_from_doc("training_lean", doc) == (
+        "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_training.py --configs lean384 --thp 0,1 --steps 3"
+        " --threads 1 --out training_lean"
+    )
+    doc["runs"].append(_run_rec("baseline", "heavy", 384, 1, 1.0, 1.0, 1.0, steps=3))
+    assert "--configs heavy,all --thp 0,1" in mr.command_from_doc("training", doc)
+    assert mr.command_from_doc("objectives", {"repeats": 21}).endswith("bench_objectives.py --repeats 21")
+    assert mr.command_from_doc("bench_graphs", None) is None
+    assert mr.command_from_doc("training", {"merged_from": ["a"], "runs": doc["runs"]}) is None
 
 
 def test_machine_line_and_helpers():
