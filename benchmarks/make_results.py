@@ -601,6 +601,64 @@ def training_rows(ctx: Context) -> list[Row]:
     return rows
 
 
+def gpu_rows(ctx: Context) -> list[Row]:
+    """CUDA figures the scripts add when a GPU is present; one ``not measured`` row otherwise."""
+    rows = []
+    for case, label in (("heavy", "heavy atoms"), ("all", "all atoms")):
+        v = num(get(ctx.docs.get("bench_graphs"), f"cases.{case}.cuda_radius_graph_graphs_per_s"))
+        if v is not None:
+            gpu = get(ctx.docs["bench_graphs"], "machine.cuda")
+            rows.append(
+                ctx.row(
+                    "bench_graphs",
+                    f"GPU radius graphs/s, CLN025 {label} ({gpu})",
+                    "no threshold: reported whenever a GPU is available (issues 4, 8)",
+                    f"{v:.0f} graphs/s",
+                    REPORTED,
+                )
+            )
+    cuda = [
+        r
+        for r in (get(ctx.docs.get("objectives"), "rows") or [])
+        if isinstance(r, dict) and r.get("device") == "cuda"
+    ]
+    ratios = [num(r.get("unbiased_cost_ratio")) for r in cuda]
+    ratios = [x for x in ratios if x is not None]
+    if ratios:
+        rows.append(
+            ctx.row(
+                "objectives",
+                "GPU unbiased ÷ biased LoRA step time (joint), median over (B, k)",
+                "no threshold: reported (the CPU figure decides the default)",
+                f"{statistics.median(ratios):.2f}x (per-shape times in the objectives table)",
+                REPORTED,
+            )
+        )
+    if not rows:
+        rows.append(
+            Row(
+                "GPU figures: pairs/s in training, peak memory, utilisation; graph building and objectives on device",
+                "reported whenever a GPU is available (issues 4, 8)",
+                "—",
+                NOT_MEASURED,
+                f"{PY} benchmarks/run_all.py (on a machine with CUDA)",
+                note="no GPU in any result file (none was lent in this session)",
+            )
+        )
+    else:
+        rows.append(
+            Row(
+                "GPU training pairs/s, peak memory and utilisation",
+                "reported whenever a GPU is available (issue 4)",
+                "—",
+                NOT_MEASURED,
+                "— (bench_training.py runs on the CPU only)",
+                note="no GPU training benchmark script yet",
+            )
+        )
+    return rows
+
+
 def unmeasured_rows(ctx: Context) -> list[Row]:
     """Figures asked for by issue 8 section 5 that no script measures yet."""
     return [
@@ -611,14 +669,6 @@ def unmeasured_rows(ctx: Context) -> list[Row]:
             NOT_MEASURED,
             "— (no benchmark script yet)",
             note="no benchmark script exists yet",
-        ),
-        Row(
-            "GPU figures: pairs/s, peak memory, utilisation; graph building on device",
-            "reported whenever a GPU is available (issues 4, 8)",
-            "—",
-            NOT_MEASURED,
-            f"{PY} benchmarks/run_all.py (on a machine with CUDA)",
-            note="no GPU was lent in this session",
         ),
     ]
 
@@ -641,7 +691,15 @@ def build_rows(docs: dict, errors: dict | None = None, prefix: str = "results") 
     """
     ctx = Context(docs, errors, prefix)
     rows: list[Row] = []
-    for extract in (prepare_rows, graphs_rows, loader_rows, objective_rows, training_rows, unmeasured_rows):
+    for extract in (
+        prepare_rows,
+        graphs_rows,
+        loader_rows,
+        objective_rows,
+        training_rows,
+        gpu_rows,
+        unmeasured_rows,
+    ):
         try:
             rows.extend(extract(ctx))
         except Exception as exc:  # noqa: BLE001 - an odd JSON must not hide the other rows

@@ -352,3 +352,25 @@ def test_failed_script_in_log_is_the_reason(tmp_path):
     assert g.status == mr.NOT_MEASURED and "rc=1" in g.note and "bad cutoff" in g.note
     assert g.command == "python benchmarks/bench_graphs.py --repeats 5"
     assert "FAILED (rc=1)" in text
+
+
+def test_gpu_figures_reported_when_present(tmp_path):
+    res = tmp_path / "results"
+    res.mkdir()
+    gpu_machine = {**MACHINE, "cuda": "NVIDIA H200"}
+    _write(
+        res,
+        "bench_graphs",
+        {
+            "machine": gpu_machine,
+            "cases": {
+                "heavy": {"ratio_radius_graph_over_matscipy": 12.0, "cuda_radius_graph_graphs_per_s": 50000.0}
+            },
+        },
+    )
+    rows, _ = _run(res, tmp_path / "R.md")
+    g = _by_figure(rows, "GPU radius graphs/s", "heavy")[0]
+    assert g.status == mr.REPORTED and g.measured == "50000 graphs/s" and "NVIDIA H200" in g.figure
+    assert _by_figure(rows, "GPU training")[0].status == mr.NOT_MEASURED
+    rows, _ = _run(tmp_path / "none", tmp_path / "R2.md")
+    assert "no GPU" in _by_figure(rows, "GPU figures")[0].note
