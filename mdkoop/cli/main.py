@@ -45,14 +45,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     parser.add_argument("--traceback", action="store_true", help="show the full traceback on errors")
     sub = parser.add_subparsers(dest="command", metavar="<command>")
-    for name, modname in COMMANDS.items():
+    for modname in COMMANDS.values():
         importlib.import_module(modname).register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.command_line = ["mdkoop", *argv]  # what was run, for the metadata commands record
     if not getattr(args, "func", None):
         parser.print_help()
         return 1

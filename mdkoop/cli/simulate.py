@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import sys
 
 
 def register(sub):
@@ -50,7 +49,7 @@ def run(args) -> int:
         equilibrate_ps=args.equilibrate,
         overwrite=args.overwrite,
         progress=not args.no_progress,
-        command=shlex.join(["mdkoop", *sys.argv[1:]]),
+        command=shlex.join(args.command_line),
     )
     m = res.metadata
     print(f"{m['system']}: {m['n_frames']} frames ({m['length_ns']:g} ns, {m['frame_spacing_ps']:g} ps apart) "

@@ -216,7 +216,7 @@ def simulate(
     progress : bool
         Show a tqdm progress bar with the speed in ns/day.
     command : str, optional
-        The command line to record in the metadata (the CLI passes ``sys.argv``).
+        The command line to record in the metadata (the CLI passes the command line it ran).
 
     Returns
     -------
