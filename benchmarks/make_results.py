@@ -517,6 +517,13 @@ def training_rows(ctx: Context) -> list[Row]:
     runs = _runs(doc)
     quick = "quick" in name
     qnote = "quick run (small batch): not the issue's setting; run the full command" if quick else ""
+    merged = get(doc, "merged_from")
+    if isinstance(merged, list) and merged and name not in ctx.merged:
+        qnote = (
+            "merged from "
+            + ", ".join(Path(str(m)).name for m in merged)
+            + " (separate invocations, same data)"
+        )
     rows = []
     for atoms, label in (("heavy", "heavy atoms (93)"), ("all", "all atoms (175)")):
         fig = f"training pairs/s, mdkoop lean ÷ official-style schnetpack baseline, CLN025 {label}"
@@ -894,6 +901,21 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def display_prefix(results: Path, out: Path) -> str:
+    """How to name the results folder in the Markdown file at ``out``.
+
+    Relative to the Markdown file's folder when the results lie below it (``results``,
+    ``.``), else relative to the repository root, else the absolute path.
+    """
+    results, folder = results.resolve(), out.resolve().parent
+    for base in (folder, HERE.parent):
+        try:
+            return results.relative_to(base).as_posix() or "."
+        except ValueError:
+            continue
+    return results.as_posix()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry: read the results folder, write the Markdown file."""
     ap = argparse.ArgumentParser(
@@ -907,7 +929,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     docs, errors = load_results(args.results)
-    prefix = Path(os.path.relpath(args.results.resolve(), args.out.resolve().parent)).as_posix()
+    prefix = display_prefix(args.results, args.out)
     rows = build_rows(docs, errors, prefix)
     write_atomic(args.out, render(rows, docs, errors, prefix))
     counts = {s: sum(r.status == s for r in rows) for s in STATUSES}

@@ -374,3 +374,10 @@ def test_gpu_figures_reported_when_present(tmp_path):
     assert _by_figure(rows, "GPU training")[0].status == mr.NOT_MEASURED
     rows, _ = _run(tmp_path / "none", tmp_path / "R2.md")
     assert "no GPU" in _by_figure(rows, "GPU figures")[0].note
+
+
+def test_display_prefix(tmp_path):
+    res = tmp_path / "results"
+    assert mr.display_prefix(res, tmp_path / "RESULTS.md") == "results"
+    assert mr.display_prefix(res, res / "RESULTS.md") == "."
+    assert mr.display_prefix(BENCH / "results", tmp_path / "x.md") == "benchmarks/results"
