@@ -509,6 +509,21 @@ def _ratio_batches(r: dict) -> tuple:
     return b, r.get("lean_batch", r.get("batch"))
 
 
+def load_summary(runs: list[dict]) -> str:
+    """Range of the 1-minute load average per pipeline, e.g. ``"1-min load avg lean 3.2-4.9, baseline 1.2-2.4"``."""
+    parts = []
+    for pipe in ("lean", "baseline"):
+        la = [
+            num(r["load_avg"][0])
+            for r in runs
+            if r.get("pipeline") == pipe and isinstance(r.get("load_avg"), list) and r["load_avg"]
+        ]
+        la = [x for x in la if x is not None]
+        if la:
+            parts.append(f"{pipe} {min(la):.1f}-{max(la):.1f}")
+    return "1-min load avg " + ", ".join(parts) if parts else "load not recorded"
+
+
 def training_rows(ctx: Context) -> list[Row]:
     """Rows of the training benchmark: pairs/s and memory vs the official-style baseline, FLOP use."""
     name, doc = _training_doc(ctx)
@@ -518,11 +533,13 @@ def training_rows(ctx: Context) -> list[Row]:
     quick = "quick" in name
     qnote = "quick run (small batch): not the issue's setting; run the full command" if quick else ""
     merged = get(doc, "merged_from")
-    if isinstance(merged, list) and merged and name not in ctx.merged:
+    if isinstance(merged, list) and merged:
         qnote = (
             "merged from "
             + ", ".join(Path(str(m)).name for m in merged)
-            + " (separate invocations, same data)"
+            + " (separate invocations, same data; "
+            + load_summary(runs)
+            + ": compare pairs per CPU-s)"
         )
     rows = []
     for atoms, label in (("heavy", "heavy atoms (93)"), ("all", "all atoms (175)")):
@@ -842,12 +859,22 @@ def render(rows: list[Row], docs: dict, errors: dict | None = None, prefix: str 
         "",
         "> **Shared CPU.** These runs were made on a 2-core machine shared with other jobs "
         "(seven engineers building and testing at the same time). Absolute throughputs are "
-        "therefore noisy and pessimistic. Every ratio below is **within one run**: both sides "
+        "therefore noisy and pessimistic. Ratios are **within one run** wherever possible: both sides "
         "measured by the same script, interleaved or back to back, on the same data, and "
         "reported as medians over repeats. Load averages are not recorded in most JSONs; the "
         "training runs record them (see the training runs table), and also report pairs per "
         "CPU-second, which is robust to other load.",
         "",
+    ]
+    _, tdoc = _training_doc(Context(docs, prefix=prefix))
+    if isinstance(get(tdoc, "merged_from"), list):
+        out += [
+            f"> **Training figures come from separate invocations** ({', '.join(get(tdoc, 'merged_from'))}): "
+            f"lean and baseline did not run back to back ({load_summary(_runs(tdoc))}), so their "
+            "wall-clock ratios carry the load difference; pairs per CPU-second is the fairer comparison.",
+            "",
+        ]
+    out += [
         "| # | figure | goal | measured | status | command | machine / date | notes |",
         "|---|---|---|---|---|---|---|---|",
     ]

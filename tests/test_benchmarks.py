@@ -258,6 +258,7 @@ def test_training_partial_files_are_combined(tmp_path):
     assert flop.status == mr.REPORTED and "10.0%" in flop.measured and "50.0 GFLOP/s" in flop.note
     assert "b32" not in flop.measured  # the quick file is not mixed in
     assert "killed: resident memory" in text  # training runs table
+    assert "Training figures come from separate invocations" in text and "lean 3.0-3.0, baseline" in text
     assert heavy[0].command == mr.COMMANDS["training"]  # a combination of invocations: the full command
 
 
