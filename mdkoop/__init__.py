@@ -16,15 +16,30 @@ __version__ = "0.1.0"
 
 #: public name -> module that defines it
 _API = {
-    # errors
-    "MdkoopError": "mdkoop.errors",
-    # training and models
-    "KoopmanSVD": "mdkoop.training.estimator",
-    "KoopmanModel": "mdkoop.training.model",
-    "load_model": "mdkoop.training.model",
     # data
     "TrajectoryStore": "mdkoop.io.store",
     "prepare": "mdkoop.io.store",
+    "as_position_list": "mdkoop.io.inputs",
+    "TimeLaggedPairs": "mdkoop.data.pairs",
+    # training and models (deeptime's Estimator/Model pattern)
+    "KoopmanSVD": "mdkoop.training.estimator",
+    "KoopmanModel": "mdkoop.training.model",
+    "load_model": "mdkoop.training.model",
+    "LinearKoopmanModel": "mdkoop.estimation.model",
+    # encoders
+    "SchNetEncoder": "mdkoop.nn.encoders",
+    "MLPEncoder": "mdkoop.nn.mlp",
+    # analysis
+    "analyze_run": "mdkoop.analysis.pipeline",
+    "its_vs_lag": "mdkoop.analysis.timescales",
+    "ck_test_cvs": "mdkoop.analysis.cktest",
+    # export
+    "export_model": "mdkoop.export.api",
+    # demo data
+    "simulate": "mdkoop.simulate.openmm",
+    "fetch": "mdkoop.io.fetch",
+    # errors
+    "MdkoopError": "mdkoop.errors",
 }
 
 __all__ = ["__version__", *sorted(_API)]
