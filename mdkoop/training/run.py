@@ -1,0 +1,208 @@
+"""Training and estimation behind :meth:`mdkoop.training.estimator.KoopmanSVD.fit`.
+
+Lightning training of the encoder(s) on the planned pairs (:class:`~mdkoop.training.estimator.FitPlan`),
+then the float64 estimation of the linear Koopman model from the trained encoder's functions
+(:func:`estimate_linear_model`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from ..errors import MdkoopError, TrainingError
+from ..utils.logging import get_logger
+from .config import TrainConfig
+from .model import KoopmanModel, build_encoder
+
+if TYPE_CHECKING:
+    from .estimator import FitPlan, KoopmanSVD
+
+__all__ = ["estimate_linear_model"]
+
+log = get_logger("training")
+
+
+def _make_loader(source, pairs, batch_size, shuffle, seed, drop_last):
+    from ..data.loader import PairLoader
+
+    return PairLoader(source, pairs, batch_size=batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last, device="cpu")
+
+
+@contextlib.contextmanager
+def _quiet_lightning(verbose: bool):
+    """Silence Lightning's informational chatter (GPU/TPU lines, tips) unless ``verbose``."""
+    import logging
+    import warnings
+
+    names = ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning.fabric")
+    old = {n: logging.getLogger(n).level for n in names}
+    if not verbose:
+        for n in names:
+            logging.getLogger(n).setLevel(logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+        warnings.filterwarnings("ignore", message=".*limit_val_batches.*")
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*num_workers.*")
+        warnings.filterwarnings("ignore", message=".*no `val_dataloader`.*")
+        warnings.filterwarnings("ignore", message=".*sync_dist=True.*")  # our logged values are global already
+        warnings.filterwarnings("ignore", message=".*exists and is not empty.*")  # expected on --resume
+        try:
+            yield
+        finally:
+            for n, lv in old.items():
+                logging.getLogger(n).setLevel(lv)
+
+
+def _fit_or_raise(trainer, module, train_loader, val_loader, plan: FitPlan, ckpt_dir: Path) -> None:
+    """``trainer.fit``, resuming from ``plan.resume_ckpt`` (loaded with ``weights_only=True``)."""
+    trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
+                ckpt_path=None if plan.resume_ckpt is None else str(plan.resume_ckpt), weights_only=True)
+
+
+def _train_and_estimate(est: KoopmanSVD, plan: FitPlan, workdir: Path) -> KoopmanModel | None:
+    """Run Lightning training, then the float64 estimation; return the fitted KoopmanModel (None on ranks > 0)."""
+    import logging
+
+    with _quiet_lightning(verbose=log.isEnabledFor(logging.DEBUG)):
+        return _train_and_estimate_quiet(est, plan, workdir)
+
+
+def _train_and_estimate_quiet(est: KoopmanSVD, plan: FitPlan, workdir: Path) -> KoopmanModel | None:
+    import pytorch_lightning as pl
+    from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+    from pytorch_lightning.loggers import CSVLogger
+
+    from ..objectives.losses import make_loss
+    from .lightning import KoopmanLitModule, ProgressBar, ResumableLoader, ThroughputCallback
+
+    cfg = plan.config
+    tc, ec = cfg.train, cfg.encoder
+    pl.seed_everything(tc.seed, workers=True, verbose=False)
+    n_out = tc.n_modes - 1
+    if ec.kind == "custom":
+        import copy
+
+        enc_f = copy.deepcopy(est.encoder)
+        enc_g = copy.deepcopy(est.encoder) if ec.lobes == "separate" else None
+    else:
+        z = None if plan.atoms is None else plan.atoms["atomic_numbers"]
+        enc_f = build_encoder(ec, n_out, z)
+        enc_g = build_encoder(ec, n_out, z) if ec.lobes == "separate" else None
+        if ec.kind == "mlp":  # standardise the inputs with the training data's mean/std
+            allx = np.concatenate(plan.source)
+            for enc in (enc_f, enc_g):
+                if enc is not None:
+                    enc.set_standardization(allx)
+    loss_kw = {"nesting": tc.nesting} if tc.loss == "lora" else {}
+    loss = make_loss(tc.loss, **loss_kw)
+    ckpt_dir = workdir / "checkpoints"
+    train_loader = ResumableLoader(_make_loader(plan.source, plan.train_pairs, tc.batch_size, True, tc.seed, True))
+    module = KoopmanLitModule(enc_f, enc_g, loss, tc, ckpt_dir=str(ckpt_dir), steps_per_epoch=len(train_loader))
+    val_loader = None
+    if plan.val_pairs is not None:  # sharded like the training batches; the moment sums are all-reduced
+        val_loader = ResumableLoader(_make_loader(plan.source, plan.val_pairs, max(tc.batch_size, 256), False,
+                                                  tc.seed, False), resumable=False)
+
+    has_val = val_loader is not None
+    step_ckpt = ModelCheckpoint(dirpath=ckpt_dir, filename="step-{step}", every_n_train_steps=tc.checkpoint_every,
+                                save_top_k=0, save_last=True, enable_version_counter=False)
+    callbacks = [step_ckpt, ThroughputCallback(), *est.callbacks]
+    best_ckpt = None
+    if has_val:
+        best_ckpt = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_vampe", mode="max", save_top_k=1,
+                                    enable_version_counter=False)
+        callbacks.append(best_ckpt)
+        if tc.patience > 0:
+            callbacks.append(EarlyStopping(monitor="val_vampe", mode="max", patience=tc.patience))
+    if est.progress:
+        callbacks.append(ProgressBar(refresh_rate=1))
+    loggers = [CSVLogger(str(workdir), name="logs", version="")]
+    try:
+        import tensorboard  # noqa: F401
+        from pytorch_lightning.loggers import TensorBoardLogger
+
+        loggers.append(TensorBoardLogger(str(workdir), name="logs", version="tensorboard"))
+    except ImportError:
+        pass
+    world = tc.devices * tc.num_nodes
+    trainer = pl.Trainer(
+        accelerator=plan.accelerator,
+        devices=tc.devices,
+        num_nodes=tc.num_nodes,
+        strategy="ddp" if world > 1 else "auto",
+        precision=tc.precision if tc.precision != "32" else "32-true",
+        max_epochs=tc.epochs,
+        gradient_clip_val=tc.grad_clip if tc.grad_clip > 0 else None,
+        callbacks=callbacks,
+        logger=loggers,
+        default_root_dir=str(workdir),
+        deterministic=plan.accelerator == "cpu",
+        enable_progress_bar=bool(est.progress),
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        log_every_n_steps=1,
+        limit_val_batches=1.0 if has_val else 0,
+        use_distributed_sampler=False,
+    )
+    train_loader.trainer = trainer
+    if val_loader is not None:
+        val_loader.trainer = trainer
+    est.trainer = trainer
+    _fit_or_raise(trainer, module, train_loader, val_loader, plan, ckpt_dir)
+    est.val_history = list(module.val_history)
+    if trainer.global_rank != 0:
+        return None  # only rank 0 estimates and writes
+    if best_ckpt is not None and best_ckpt.best_model_path and Path(best_ckpt.best_model_path).is_file():
+        state = torch.load(best_ckpt.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
+        module.load_state_dict(state)
+        log.info("using the checkpoint with the best validation VAMP-E (%.4f)", float(best_ckpt.best_model_score))
+    module.cpu().eval()
+    enc_f = module.encoder_f
+    enc_g = module.encoder_g
+    try:
+        linear = estimate_linear_model(enc_f, enc_g, plan.source, plan.train_pairs, tc)
+    except MdkoopError as exc:
+        raise TrainingError(
+            f"Training finished, but no Koopman model can be estimated from the learned functions: {exc} "
+            "The encoder did not learn non-constant functions of these data: train longer or with a larger --lr, "
+            "check that the trajectories actually move (not a single repeated frame), or use fewer --modes. "
+            f"The checkpoints are kept in {str(ckpt_dir)!r}."
+        ) from exc
+    extra = {"config": cfg.to_dict(), "val_vampe_history": est.val_history}
+    return KoopmanModel(enc_f, enc_g, linear, ec, n_modes=tc.n_modes, lagtime=tc.lagtime, timestep=plan.timestep,
+                        time_unit=plan.time_unit, atoms=plan.atoms, extra=extra)
+
+
+@torch.no_grad()
+def estimate_linear_model(enc_f, enc_g, source, pairs, tc: TrainConfig, device: str | None = None):
+    """Stream ``pairs`` through the trained encoder(s) in eval mode into a float64 MomentAccumulator; estimate.
+
+    Returns
+    -------
+    mdkoop.estimation.model.LinearKoopmanModel
+    """
+    from ..estimation.model import LinearKoopmanModel
+    from ..estimation.moments import MomentAccumulator
+    from .lightning import apply_encoder
+
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() and tc.device != "cpu" else "cpu"))
+    # The linear model is a Galerkin estimate on the LEFT lobe's functions at both times: (f(x_t), f(x_t+tau)).
+    # With shared lobes that is (f, g) anyway. With separate lobes, EDMD or the reversible estimate on
+    # (f(x_t), g(x_t+tau)) would treat two different bases as one and give wrong eigenvalues; the right lobe
+    # g only serves training (the LoRA objective), and every later step (transform, score, analysis) uses f.
+    enc_f = enc_f.to(dev).eval()
+    acc = MomentAccumulator(tc.n_modes - 1)
+    loader = _make_loader(source, pairs, max(tc.batch_size, 256), False, tc.seed, False)
+    for x_t, x_tau in loader:
+        f = apply_encoder(enc_f, x_t.to(dev)).double()
+        f_tau = apply_encoder(enc_f, x_tau.to(dev)).double()
+        acc.partial_fit(f.cpu(), f_tau.cpu())
+    enc_f.cpu()
+    return LinearKoopmanModel.from_moments(acc, lagtime=tc.lagtime, timestep=tc.timestep,
+                                           reversible=tc.method == "reversible")
