@@ -176,16 +176,19 @@ def test_garbage_trajectory(tmp_path, cln025_pdb, engine):
     assert not (tmp_path / "s").exists() and leftovers(tmp_path) == []
 
 
-def test_truncated_trajectory(tmp_path, cln025_pdb):
+@pytest.mark.parametrize("engine", ["mdtraj", "mdanalysis"])
+@pytest.mark.parametrize("keep", [0.5, 0.98])
+def test_truncated_trajectory(tmp_path, cln025_pdb, engine, keep):
+    """A trajectory cut inside a frame is refused by both engines (a cut exactly between frames is a valid file)."""
     t = make_cln025_traj(cln025_pdb, n_frames=20)
     full = tmp_path / "full.xtc"
     t.save_xtc(str(full))
     data = full.read_bytes()
     bad = tmp_path / "cut.xtc"
-    bad.write_bytes(data[: len(data) // 2])
+    bad.write_bytes(data[: int(len(data) * keep)])
     full.unlink()
     with pytest.raises(TrajectoryReadError, match=r"cut.xtc.*truncated or corrupt"):
-        prepare(cln025_pdb, bad, tmp_path / "s", engine="mdtraj")
+        prepare(cln025_pdb, bad, tmp_path / "s", engine=engine)
     assert not (tmp_path / "s").exists() and leftovers(tmp_path) == []
 
 
