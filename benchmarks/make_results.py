@@ -46,6 +46,7 @@ COMMANDS = {
     "bench_loader": f"{PY} benchmarks/bench_loader.py --frames 20000 --workers 2 --repeats 3",
     "objectives": f"OMP_NUM_THREADS=1 {PY} benchmarks/bench_objectives.py --repeats 15",
     "training": f"{PY} benchmarks/bench_training.py --configs heavy,all --thp 0,1 --out training",
+    "stability": f"OMP_NUM_THREADS=1 {PY} benchmarks/bench_stability.py",
 }
 
 
@@ -287,8 +288,8 @@ class Context:
             return f"{self.prefix}/{name}.json: {self.errors[name]}"
         for rec in get(self.log, "scripts") or []:
             if isinstance(rec, dict) and rec.get("result") == name and rec.get("rc") not in (0, None):
-                tail = str(rec.get("error_tail", "")).strip().splitlines()
-                last = tail[-1] if tail else ""
+                tail = [x.strip() for x in str(rec.get("error_tail", "")).strip().splitlines() if x.strip()]
+                last = " / ".join(tail[-2:])  # the script's last output line, then how it ended
                 return f"the script failed in the last run_all (rc={rec.get('rc')}): {last}"
         return f"{self.prefix}/{name}.json does not exist: run the command"
 
@@ -625,6 +626,68 @@ def training_rows(ctx: Context) -> list[Row]:
     return rows
 
 
+def _stab_label(row: dict) -> str:
+    return str(row.get("loss", "?"))
+
+
+def _count(row: dict, key: str) -> int:
+    return int(num(row.get(key)) or 0)
+
+
+def stability_rows(ctx: Context) -> list[Row]:
+    """Rows of ``stability.json``: NaN/divergence counts per loss, held-out VAMP-2 at the smallest batch."""
+    name, doc = "stability", ctx.docs.get("stability")
+    table = [r for r in (get(doc, "rows") or []) if isinstance(r, dict)]
+    fig = "LoRA (joint, sequential, none): NaN + diverged runs over seeds × batch {16, 64, 384}"
+    goal = "0 (issue 4: LoRA, under every nesting mode, never produces NaN or diverges)"
+    if not table:
+        return [ctx.missing(name, fig, goal)]
+    rows = []
+    lora = [r for r in table if _stab_label(r).startswith("lora")]
+    if lora:
+        nans = sum(_count(r, "nan") for r in lora)
+        bad = sum(max(_count(r, "nan"), _count(r, "diverged")) for r in lora)
+        total = sum(_count(r, "runs") for r in lora)
+        m = f"{bad} of {total} runs ({nans} NaN, {sum(_count(r, 'diverged') for r in lora)} diverged)"
+        rows.append(ctx.row(name, fig, goal, m, MET if nans == 0 and bad == 0 else NOT_MET))
+    else:
+        rows.append(ctx.missing(name, fig, goal, "no LoRA rows in the stability JSON"))
+    for lab in sorted({_stab_label(r) for r in table if not _stab_label(r).startswith("lora")}):
+        sel = [r for r in table if _stab_label(r) == lab]
+        parts = [
+            f"b{r.get('batch_size')}: {_count(r, 'nan')} NaN, {_count(r, 'diverged')} div / {r.get('runs')}"
+            for r in sel
+        ]
+        rows.append(
+            ctx.row(
+                name,
+                f"{lab}: NaN and diverged runs per batch size",
+                "no threshold: recorded (issue 4)",
+                "; ".join(parts),
+                REPORTED,
+            )
+        )
+    mx = get(doc, "max_vamp2", "?")
+    small = min((r.get("batch_size") for r in table if isinstance(r.get("batch_size"), int)), default=None)
+    parts = [
+        f"{_stab_label(r)} {fmt(num(r.get('test_vamp2_median')))} (train {fmt(num(r.get('train_vamp2_median')))})"
+        for r in table
+        if r.get("batch_size") == small
+    ]
+    if parts:
+        rows.append(
+            ctx.row(
+                name,
+                f"held-out VAMP-2 of the learned features at batch {small}, median over seeds (max {mx})",
+                "no threshold: reported (issue 8 §4: only held-out scores show small-batch failure)",
+                "; ".join(parts),
+                REPORTED,
+                "every batch size, with min/max: the stability table below",
+            )
+        )
+    return rows
+
+
 def gpu_rows(ctx: Context) -> list[Row]:
     """CUDA figures the scripts add when a GPU is present; one ``not measured`` row otherwise."""
     rows = []
@@ -721,6 +784,7 @@ def build_rows(docs: dict, errors: dict | None = None, prefix: str = "results") 
         loader_rows,
         objective_rows,
         training_rows,
+        stability_rows,
         gpu_rows,
         unmeasured_rows,
     ):
@@ -741,6 +805,11 @@ def build_rows(docs: dict, errors: dict | None = None, prefix: str = "results") 
 
 
 # --------------------------------------------------------------------------- rendering
+STABILITY_TODO = """\
+- **Stability table (§4, issue 4):** seeds × batch {16, 64, 384} × {LoRA (3 nestings), VAMP-1,
+  VAMP-2, VAMP-E, DPNet}: NaN/divergence counts and held-out VAMP-2 of the learned features.
+"""
+
 NOT_YET = """\
 ## What issue 8 asks that is NOT measured yet
 
@@ -755,9 +824,7 @@ This table is **not** the complete validation of issue 8. Not measured by any sc
   functions vs deeptime TICA on heavy-atom pair distances and vs deeptime's VAMPNet with the
   same SchNet lobe and number of steps.
 - **CLN025 (§3):** the same comparisons on CLN025.
-- **Stability table (§4, issue 4):** seeds × batch {16, 64, 384} × {LoRA (3 nestings), VAMP-1,
-  VAMP-2, VAMP-E, DPNet}: NaN/divergence counts and held-out VAMP-2 of the learned features.
-- **Inference frames/s (§5).**
+<STABILITY>- **Inference frames/s (§5).**
 - **GPU figures (§5, issue 4):** no GPU was lent in this session.
 """
 
@@ -829,6 +896,37 @@ def _objectives_table(doc: dict | None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _stability_table(doc: dict | None, prefix: str) -> str:
+    table = [r for r in (get(doc, "rows") or []) if isinstance(r, dict)]
+    if not table:
+        return ""
+    st = get(doc, "settings") or {}
+    lines = [
+        f"### Stability sweep ({prefix}/stability.json): {get(doc, 'system', '?')}",
+        "",
+        f"{st.get('seeds', '?')} seeds, {st.get('steps', '?')} gradient steps per run, "
+        f"{st.get('n_modes', '?')} modes; held-out VAMP-2 on the second half of the trajectory "
+        f"(max {get(doc, 'max_vamp2', '?')}).",
+        "",
+        "| loss | batch | runs | NaN | diverged | collapsed | test VAMP-2 median [min, max] | train VAMP-2 median |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in table:
+        lo, hi = fmt(num(r.get("test_vamp2_min")), 3), fmt(num(r.get("test_vamp2_max")), 3)
+        cells = (
+            r.get("loss"),
+            r.get("batch_size"),
+            r.get("runs"),
+            r.get("nan"),
+            r.get("diverged"),
+            r.get("collapsed"),
+            f"{fmt(num(r.get('test_vamp2_median')), 3)} [{lo}, {hi}]",
+            fmt(num(r.get("train_vamp2_median")), 3),
+        )
+        lines.append("| " + " | ".join(_cell(x) for x in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def render(rows: list[Row], docs: dict, errors: dict | None = None, prefix: str = "results") -> str:
     """The Markdown text of RESULTS.md.
 
@@ -888,9 +986,16 @@ def render(rows: list[Row], docs: dict, errors: dict | None = None, prefix: str 
             )
             + " |"
         )
-    out += ["", NOT_YET]
+    todo = "" if get(docs.get("stability"), "rows") else STABILITY_TODO
+    out += ["", NOT_YET.replace("<STABILITY>", todo)]
     details = [
-        t for t in (_training_runs_table(docs, prefix), _objectives_table(docs.get("objectives"))) if t
+        t
+        for t in (
+            _training_runs_table(docs, prefix),
+            _objectives_table(docs.get("objectives")),
+            _stability_table(docs.get("stability"), prefix),
+        )
+        if t
     ]
     if details:
         out += ["## Details", ""] + [t for d in details for t in (d, "")]
@@ -913,9 +1018,20 @@ def render(rows: list[Row], docs: dict, errors: dict | None = None, prefix: str 
         for rec in log.get("scripts") or []:
             if isinstance(rec, dict):
                 rc = rec.get("rc")
-                state = "ok" if rc == 0 else f"FAILED (rc={rc})"
+                state = (
+                    "ok"
+                    if rc == 0
+                    else f"skipped ({rec['skipped']})"
+                    if rec.get("skipped")
+                    else f"FAILED (rc={rc})"
+                )
                 out.append(
-                    f"- {rec.get('name')}: {state}, {fmt(num(rec.get('wall_s')), 0)} s: `{rec.get('command')}`"
+                    f"- {rec.get('name')}: {state}"
+                    + (
+                        ""
+                        if rec.get("skipped")
+                        else f", {fmt(num(rec.get('wall_s')), 0)} s: `{rec.get('command')}`"
+                    )
                 )
     return "\n".join(out) + "\n"
 

@@ -308,7 +308,14 @@ def test_run_all_help_and_dry_run(tmp_path):
     )
     with pytest.raises(SystemExit, match="unknown benchmark nope"):
         ra.select(["nope"])
-    assert [b.name for b in ra.select(None)] == ["prepare", "graphs", "loader", "objectives", "training"]
+    assert [b.name for b in ra.select(None)] == [
+        "prepare",
+        "graphs",
+        "loader",
+        "objectives",
+        "training",
+        "stability",
+    ]
 
 
 def test_run_one_records_failure_and_timeout(tmp_path):
@@ -382,3 +389,66 @@ def test_display_prefix(tmp_path):
     assert mr.display_prefix(res, tmp_path / "RESULTS.md") == "results"
     assert mr.display_prefix(res, res / "RESULTS.md") == "."
     assert mr.display_prefix(BENCH / "results", tmp_path / "x.md") == "benchmarks/results"
+
+
+def _stab(loss, b, runs=5, nan=0, div=0, test=3.0):
+    return {
+        "loss": loss,
+        "batch_size": b,
+        "runs": runs,
+        "nan": nan,
+        "diverged": div,
+        "collapsed": 0,
+        "test_vamp2_median": test,
+        "test_vamp2_min": test - 0.1,
+        "test_vamp2_max": test + 0.1,
+        "train_vamp2_median": test + 1,
+    }
+
+
+def test_stability_rows(tmp_path):
+    res = tmp_path / "results"
+    res.mkdir()
+    rows_ok = [_stab("lora-joint", 16), _stab("lora-none", 384), _stab("vamp2", 16, nan=1, div=2, test=1.5)]
+    _write(
+        res,
+        "stability",
+        {"machine": MACHINE, "max_vamp2": 16, "settings": {"seeds": 5, "steps": 300}, "rows": rows_ok},
+    )
+    rows, text = _run(res, tmp_path / "R.md")
+    lora = _by_figure(rows, "LoRA (joint, sequential, none)")[0]
+    assert lora.status == mr.MET and lora.measured.startswith("0 of 10 runs")
+    v2 = _by_figure(rows, "vamp2: NaN")[0]
+    assert v2.status == mr.REPORTED and "b16: 1 NaN, 2 div / 5" in v2.measured
+    held = _by_figure(rows, "held-out VAMP-2", "batch 16")[0]
+    assert "vamp2 1.50 (train 2.50)" in held.measured and "lora-none" not in held.measured
+    assert "### Stability sweep" in text and "Stability table (§4" not in text  # no longer listed as missing
+    _write(res, "stability", {"machine": MACHINE, "rows": [_stab("lora-sequential", 16, div=1)]})
+    rows, _ = _run(res, tmp_path / "R.md")
+    assert _by_figure(rows, "LoRA (joint, sequential, none)")[0].status == mr.NOT_MET
+
+
+def test_run_all_main_end_to_end(tmp_path, monkeypatch):
+    """main(): a failing script is recorded, a missing one skipped, and RESULTS.md is still written."""
+    bad = tmp_path / "bad.py"
+    bad.write_text("raise SystemExit('no data')\n")
+    ok = tmp_path / "ok.py"
+    ok.write_text("print('fine')\n")
+    benches = (
+        ra.Bench("graphs", str(bad), "bench_graphs"),
+        ra.Bench("ok", str(ok), "ok"),
+        ra.Bench("gone", str(tmp_path / "missing.py"), "gone"),
+    )
+    monkeypatch.setattr(ra, "BENCHES", benches)
+    res, out = tmp_path / "res", tmp_path / "R.md"
+    rc = ra.main(["--results", str(res), "--out", str(out)])
+    assert rc == 1  # one script failed
+    log = json.loads((res / "run_all.json").read_text())
+    state = {r["name"]: (r["rc"], r.get("skipped")) for r in log["scripts"]}
+    assert (
+        state["graphs"][0] == 1 and state["ok"] == (0, None) and state["gone"][0] is None and state["gone"][1]
+    )
+    text = out.read_text()
+    assert (
+        "FAILED (rc=1)" in text and "skipped" in text and "no data" in text
+    )  # the failure is the reason shown
