@@ -6,17 +6,9 @@ one row per figure: figure, goal, measured value, status, the command that produ
 and the machine/date line of the JSON it came from. A missing file or key never fails:
 the row says ``not measured``, why, and the command to run.
 
-Status values
--------------
-``met``
-    The measured value satisfies the goal.
-``NOT met``
-    Measured, and it falls short of the goal.
-``not measured``
-    No JSON (or not the needed key); the row gives the reason and the command.
-``reported``
-    The issues set no threshold for this figure (it informs a default or is asked for
-    as a number only); the goal column says what it is for.
+Statuses (``met``, ``NOT met``, ``not measured``, ``reported``) are defined in
+:mod:`_results_base`; the extractors live in :mod:`_results_rows` and
+:mod:`_results_training`.
 
 Run: ``.venv/bin/python benchmarks/make_results.py [--results DIR] [--out PATH]``
 """
