@@ -192,7 +192,9 @@ def stability_rows(ctx: Context) -> list[Row]:
         bad = sum(max(_count(r, "nan"), _count(r, "diverged")) for r in lora)
         total = sum(_count(r, "runs") for r in lora)
         m = f"{bad} of {total} runs ({nans} NaN, {sum(_count(r, 'diverged') for r in lora)} diverged)"
-        rows.append(ctx.row(name, fig, goal, m, MET if nans == 0 and bad == 0 else NOT_MET))
+        definition = get(doc, "definitions.diverged")
+        note = f"diverged = {definition}" if definition else ""
+        rows.append(ctx.row(name, fig, goal, m, MET if nans == 0 and bad == 0 else NOT_MET, note))
     else:
         rows.append(ctx.missing(name, fig, goal, "no LoRA rows in the stability JSON"))
     for lab in sorted({_stab_label(r) for r in table if not _stab_label(r).startswith("lora")}):

@@ -6,8 +6,8 @@ output) and the next one runs; the run log goes to ``<results>/run_all.json`` an
 :mod:`make_results` turns the JSONs into the goal-vs-measured table.
 
 Sizes: the full run (``make bench``) uses each script's reduced-repeat options so that the
-whole suite stays well under an hour on 2 cores (estimated 20-30 min; the ten training
-runs took 639 s together in ``results/training.json``). ``--quick`` is a smoke run of
+whole suite stays well under an hour on 2 cores (estimated 25-35 min; the ten training
+runs took 639 s together in ``results/training.json``, the stability sweep 225 s). ``--quick`` is a smoke run of
 a few minutes (about 2 min measured); it writes to ``benchmarks/work/quick_results/``
 (not under version control) so that it never overwrites the committed results.
 
