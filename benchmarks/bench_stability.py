@@ -51,7 +51,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_result  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_TRAJ = ROOT / "benchmarks" / "work" / "ala2" / "ns5_T340_seed1"
+DEFAULT_TRAJ = ROOT / "benchmarks" / "work" / "ala2" / "ns5_T340_seed1"  # `mdkoop simulate ala2 --ns 5 --seed 1`
+#: simulated here (2 ns, seed 1) when DEFAULT_TRAJ is missing, so the benchmark is reproducible from scratch
+REGEN_TRAJ = ROOT / "benchmarks" / "work" / "ala2" / "ns2_T340_seed1"
 
 #: (label, loss, nesting) of every objective in the sweep
 LOSSES = [
@@ -277,8 +279,10 @@ def format_table(rows: list[dict], n_modes: int) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--traj-dir", type=Path, default=DEFAULT_TRAJ,
-                   help="alanine dipeptide simulation directory (simulated, 2 ns, when missing)")
+    p.add_argument("--traj-dir", type=Path, default=None,
+                   help=f"alanine dipeptide simulation directory (default: {DEFAULT_TRAJ.relative_to(ROOT)} when it "
+                        f"exists, else {REGEN_TRAJ.relative_to(ROOT)}); simulated when missing")
+    p.add_argument("--regen-ns", type=float, default=2.0, help="length (ns) of the simulation run when it is missing")
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--batches", type=int, nargs="+", default=[16, 64, 384])
     p.add_argument("--losses", nargs="+", default=[lab for lab, _, _ in LOSSES], choices=[lab for lab, _, _ in LOSSES])
@@ -302,7 +306,9 @@ def main(argv=None) -> int:
         logging.getLogger(lg).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")
 
-    traj_dir = ensure_trajectory(args.traj_dir)
+    if args.traj_dir is None:
+        args.traj_dir = DEFAULT_TRAJ if (DEFAULT_TRAJ / "trajectory.xtc").is_file() else REGEN_TRAJ
+    traj_dir = ensure_trajectory(args.traj_dir, ns=args.regen_ns)
     X, dt = heavy_atom_distances(traj_dir)
     train, test = split_standardise(X)
     print(f"{traj_dir}: {len(X)} frames x {X.shape[1]} heavy-atom distances, dt {dt} ps; "
