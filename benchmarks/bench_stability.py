@@ -52,8 +52,12 @@ from _common import write_result  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TRAJ = ROOT / "benchmarks" / "work" / "ala2" / "ns5_T340_seed1"  # `mdkoop simulate ala2 --ns 5 --seed 1`
-#: simulated here (2 ns, seed 1) when DEFAULT_TRAJ is missing, so the benchmark is reproducible from scratch
-REGEN_TRAJ = ROOT / "benchmarks" / "work" / "ala2" / "ns2_T340_seed1"
+
+
+def regen_dir(ns: float) -> Path:
+    """Where a missing trajectory is simulated (``ns`` ns, seed 1), so the benchmark is reproducible from scratch."""
+    return ROOT / "benchmarks" / "work" / "ala2" / f"ns{ns:g}_T340_seed1"
+
 
 #: (label, loss, nesting) of every objective in the sweep
 LOSSES = [
@@ -281,8 +285,9 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--traj-dir", type=Path, default=None,
                    help=f"alanine dipeptide simulation directory (default: {DEFAULT_TRAJ.relative_to(ROOT)} when it "
-                        f"exists, else {REGEN_TRAJ.relative_to(ROOT)}); simulated when missing")
-    p.add_argument("--regen-ns", type=float, default=2.0, help="length (ns) of the simulation run when it is missing")
+                        "exists, else benchmarks/work/ala2/ns<regen-ns>_T340_seed1); simulated when missing")
+    p.add_argument("--regen-ns", type=float, default=None,
+                   help="length (ns) of the simulation run when the trajectory is missing (default 2; 0.5 with --quick)")
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--batches", type=int, nargs="+", default=[16, 64, 384])
     p.add_argument("--losses", nargs="+", default=[lab for lab, _, _ in LOSSES], choices=[lab for lab, _, _ in LOSSES])
@@ -296,6 +301,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.quick:
         args.seeds, args.steps = 1, 20
+    if args.regen_ns is None:
+        args.regen_ns = 0.5 if args.quick else 2.0
     name = args.name or ("stability_quick" if args.quick else "stability")
 
     import torch
@@ -307,7 +314,7 @@ def main(argv=None) -> int:
     warnings.filterwarnings("ignore")
 
     if args.traj_dir is None:
-        args.traj_dir = DEFAULT_TRAJ if (DEFAULT_TRAJ / "trajectory.xtc").is_file() else REGEN_TRAJ
+        args.traj_dir = DEFAULT_TRAJ if (DEFAULT_TRAJ / "trajectory.xtc").is_file() else regen_dir(args.regen_ns)
     traj_dir = ensure_trajectory(args.traj_dir, ns=args.regen_ns)
     X, dt = heavy_atom_distances(traj_dir)
     train, test = split_standardise(X)
