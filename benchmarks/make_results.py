@@ -44,7 +44,7 @@ from _results_base import (  # noqa: E402  (re-exported: the public helpers of t
     status_le,
     versions_line,
 )
-from _results_rows import build_rows  # noqa: E402
+from _results_rows import build_rows, stability_name  # noqa: E402
 from _results_training import _runs, _training_doc, load_summary  # noqa: E402
 
 __all__ = [
@@ -164,13 +164,13 @@ def _objectives_table(doc: dict | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _stability_table(doc: dict | None, prefix: str) -> str:
+def _stability_table(doc: dict | None, prefix: str, name: str = "stability") -> str:
     table = [r for r in (get(doc, "rows") or []) if isinstance(r, dict)]
     if not table:
         return ""
     st = get(doc, "settings") or {}
     lines = [
-        f"### Stability sweep ({prefix}/stability.json): {get(doc, 'system', '?')}",
+        f"### Stability sweep ({prefix}/{name}.json): {get(doc, 'system', '?')}",
         "",
         f"{st.get('seeds', '?')} seeds, {st.get('steps', '?')} gradient steps per run, "
         f"{st.get('n_modes', '?')} modes; held-out VAMP-2 on the second half of the trajectory "
@@ -254,14 +254,15 @@ def render(rows: list[Row], docs: dict, errors: dict | None = None, prefix: str 
             )
             + " |"
         )
-    todo = "" if get(docs.get("stability"), "rows") else STABILITY_TODO
+    stab = stability_name(docs)
+    todo = "" if get(docs.get(stab), "rows") else STABILITY_TODO
     out += ["", NOT_YET.replace("<STABILITY>", todo)]
     details = [
         t
         for t in (
             _training_runs_table(docs, prefix),
             _objectives_table(docs.get("objectives")),
-            _stability_table(docs.get("stability"), prefix),
+            _stability_table(docs.get(stab), prefix, stab),
         )
         if t
     ]

@@ -452,3 +452,17 @@ def test_run_all_main_end_to_end(tmp_path, monkeypatch):
     assert (
         "FAILED (rc=1)" in text and "skipped" in text and "no data" in text
     )  # the failure is the reason shown
+
+
+def test_stability_quick_fallback(tmp_path):
+    res = tmp_path / "results"
+    res.mkdir()
+    _write(res, "stability_quick", {"machine": MACHINE, "rows": [_stab("lora-joint", 16, runs=1)]})
+    rows, text = _run(res, tmp_path / "R.md")
+    lora = _by_figure(rows, "LoRA (joint, sequential, none)")[0]
+    assert (
+        lora.status == mr.MET
+        and "quick smoke run" in lora.note
+        and lora.source == "results/stability_quick.json"
+    )
+    assert "results/stability_quick.json)" in text
