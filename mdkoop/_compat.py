@@ -31,7 +31,7 @@ def apply_torch_shims() -> None:
     if not hasattr(dl, "T_co"):
         dl.T_co = typing.TypeVar("T_co", covariant=True)
     if not hasattr(dl, "_collate_fn_t"):  # pragma: no cover - present in all supported torch
-        dl._collate_fn_t = typing.Callable[[typing.List[typing.Any]], typing.Any]
+        dl._collate_fn_t = typing.Callable[[list[typing.Any]], typing.Any]
     _APPLIED = True
 
 
