@@ -160,7 +160,11 @@ def run_demo(out: str | Path = "demo_run", *, overwrite: bool = False, settings:
 
     t0 = time.perf_counter()
     log.info("4/4 export: PLUMED input + TorchScript CV model")
-    export_dir = export_model(model, out / "export_plumed", format="plumed")
+    # Number the atoms as in the full 175-atom CLN025 structure the sample was simulated from (not the 97-atom
+    # heavy-atom sample), so plumed.dat fits a simulation of CLN025 whose protein atoms come first.
+    from .resources import resource_path
+
+    export_dir = export_model(model, out / "export_plumed", format="plumed", topology=resource_path("cln025.pdb"))
     times["export"] = time.perf_counter() - t0
 
     result = {
