@@ -410,6 +410,7 @@ def test_stability_rows(tmp_path):
     res = tmp_path / "results"
     res.mkdir()
     rows_ok = [_stab("lora-joint", 16), _stab("lora-none", 384), _stab("vamp2", 16, nan=1, div=2, test=1.5)]
+    rows_ok[2]["last_batch_loss_median"] = -15.84  # a saturated batch VAMP-2 objective
     _write(
         res,
         "stability",
@@ -421,7 +422,8 @@ def test_stability_rows(tmp_path):
     v2 = _by_figure(rows, "vamp2: NaN")[0]
     assert v2.status == mr.REPORTED and "b16: 1 NaN, 2 div / 5" in v2.measured
     held = _by_figure(rows, "held-out VAMP-2", "batch 16")[0]
-    assert "vamp2 1.50 (train 2.50)" in held.measured and "lora-none" not in held.measured
+    assert "vamp2 1.50 (all training pairs 2.50; last-batch VAMP objective 15.84)" in held.measured
+    assert "lora-joint 3.00 (all training pairs 4.00)" in held.measured and "lora-none" not in held.measured
     assert "### Stability sweep" in text and "Stability table (§4" not in text  # no longer listed as missing
     _write(res, "stability", {"machine": MACHINE, "rows": [_stab("lora-sequential", 16, div=1)]})
     rows, _ = _run(res, tmp_path / "R.md")
