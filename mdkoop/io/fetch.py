@@ -18,7 +18,6 @@ Archive handling lives in :mod:`mdkoop.io.archives`; :func:`safe_members` and
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -29,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DownloadError, MissingFileError, OutputExistsError
-from ..utils.files import atomic_file
+from ..utils.files import atomic_file, file_digest
 from ..utils.logging import get_logger
 from .archives import _CHUNK, extract_members, safe_members
 from .manifests import Manifest, ManifestFile, get_manifest
@@ -81,11 +80,7 @@ def default_dest(name: str) -> Path:
 
 def file_checksum(path: str | os.PathLike, algorithm: str = "sha256") -> str:
     """Hex digest of a file (``"md5"`` or ``"sha256"``), read in 1 MiB chunks."""
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as fh:
-        while block := fh.read(_CHUNK):
-            h.update(block)
-    return h.hexdigest()
+    return file_digest(path, algorithm, _CHUNK)
 
 
 def verify_file(path: str | os.PathLike, entry: ManifestFile) -> str:

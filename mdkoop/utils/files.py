@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..errors import OutputError, OutputExistsError
 
-__all__ = ["atomic_dir", "atomic_file", "sha256_file", "check_output_dir"]
+__all__ = ["atomic_dir", "atomic_file", "file_digest", "sha256_file", "check_output_dir"]
 
 
 def check_output_dir(path: str | os.PathLike, overwrite: bool, what: str = "output directory", flag: str = "--overwrite") -> Path:
@@ -91,10 +91,15 @@ def atomic_file(path: str | os.PathLike, mode: str = "w", overwrite: bool = True
         raise
 
 
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    h = hashlib.sha256()
+def file_digest(path: str | os.PathLike, algorithm: str = "sha256", chunk: int = 1 << 20) -> str:
+    """Hex digest of a file with any :mod:`hashlib` algorithm (``"sha256"``, ``"md5"``, ...), read in chunks."""
+    h = hashlib.new(algorithm)
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    return file_digest(path, "sha256", chunk)
