@@ -166,7 +166,7 @@ def retrain_its(run_dir, store, lags: list[int], timestep_ps: float, progress: b
 def _model_features(model, data):
     # The model's linear part is estimated on the left lobe at both times, also for separate lobes
     # (mdkoop.training.estimator.estimate_linear_model), so re-estimation uses the same pairs.
-    return model.features(data, side="left"), None
+    return model.features(data, side="left")
 
 
 def _finite_list(a) -> list:
@@ -254,7 +254,7 @@ def analyze_run(run_dir, store=None, test_store=None, lags=None, reference=None,
     log.info("analysing %s on %s (%d trajectories, %d frames, %g ps/frame, lag %d frames)", run_dir, st.path,
              len(lengths), int(lengths.sum()), timestep_ps, lag)
 
-    left, right = _model_features(model, st)
+    left = _model_features(model, st)
     k = model.n_modes - 1
     lag_list = parse_lags(lags, timestep_ps) if lags else default_lags(lag, int(lengths.max()))
     if lag not in lag_list and lag < lengths.max():
@@ -262,11 +262,10 @@ def analyze_run(run_dir, store=None, test_store=None, lags=None, reference=None,
     if retrain:
         its = retrain_its(run_dir, st, lag_list, timestep_ps, progress=progress)
         boot = its_vs_lag(left, [lag], timestep_ps, fit=linear_fit(reversible=model.linear.reversible), k=k,
-                          n_bootstrap=n_bootstrap, confidence=confidence, seed=seed, features_right=right)
+                          n_bootstrap=n_bootstrap, confidence=confidence, seed=seed)
     else:
         its = its_vs_lag(left, lag_list, timestep_ps, fit=linear_fit(reversible=model.linear.reversible), k=k,
-                         n_bootstrap=n_bootstrap, confidence=confidence, seed=seed, progress=progress,
-                         features_right=right)
+                         n_bootstrap=n_bootstrap, confidence=confidence, seed=seed, progress=progress)
         boot = its
     at_lag = boot.at_lag(lag)
     model_ts = np.asarray(model.timescales(), dtype=np.float64)
@@ -293,16 +292,16 @@ def analyze_run(run_dir, store=None, test_store=None, lags=None, reference=None,
     its_d["mode"] = "retrain" if retrain else "reestimate"
     summary["implied_timescales"] = its_d
 
-    train_scores = vamp_scores(model.linear, left, lag, right)
+    train_scores = vamp_scores(model.linear, left, lag)
     summary["vamp2_train"] = train_scores["vamp2"]
     summary["vampe_train"] = train_scores["vampe"]
     summary["vamp2_test"] = summary["vampe_test"] = None
     summary["vamp_test_reason"] = None
     if test_store is not None:
         ts = resolve_store(run_dir, test_store)
-        tl, tr_ = _model_features(model, ts)
+        tl = _model_features(model, ts)
         try:
-            test_scores = vamp_scores(model.linear, tl, lag, tr_)
+            test_scores = vamp_scores(model.linear, tl, lag)
             summary["vamp2_test"] = test_scores["vamp2"]
             summary["vampe_test"] = test_scores["vampe"]
             summary["test_store"] = str(Path(ts.path).absolute())
