@@ -4,7 +4,7 @@ The transition kernel p(y|x) = sum_m a_m exp(2 pi i m (y - F(x))), |m| <= N/2, h
 so the exact Koopman eigenvalues are those of a 21 x 21 matrix. The dynamics is not reversible, so the
 left (f) and right (g) singular functions differ: two lobes are trained with nested LoRA, and the
 eigenvalues come from the learned rank-k SVD (:func:`mdkoop.estimation.decompositions.svd_koopman`,
-EDMD in the learned singular basis).
+EDMD in the learned singular basis). The system itself lives in :mod:`mdkoop.systems.logistic_map`.
 """
 
 from __future__ import annotations
@@ -13,46 +13,14 @@ import numpy as np
 import pytest
 import torch
 from scipy.spatial.distance import directed_hausdorff
-from scipy.special import comb
 
 from mdkoop.estimation import MomentAccumulator, cca
 from mdkoop.estimation.decompositions import svd_koopman
 from mdkoop.nn.mlp import MLPEncoder
+from mdkoop.systems.logistic_map import exact_eigenvalues, exact_singular_values
+from mdkoop.systems.logistic_map import fourier_features as _embed
+from mdkoop.systems.logistic_map import sample_pairs as sample
 from tests.objectives._fit import features, fit_pairs
-
-N = 20
-
-
-def _F(x):
-    return 4 * x * (1 - x)
-
-
-def exact_eigenvalues():
-    """Eigenvalues of the finite-rank kernel, by decreasing modulus (21 of them, incl. 1)."""
-    m = np.arange(-N // 2, N // 2 + 1)
-    a = comb(N, m + N // 2) / comb(N, N // 2)  # Fourier coefficients of the normalised cos^N kernel
-    xg, wg = np.polynomial.legendre.leggauss(2000)
-    y, w = 0.5 * (xg + 1), 0.5 * wg
-    # G[m, m'] = a_m int_0^1 exp(2 pi i (m y - m' F(y))) dy
-    G = a[:, None] * ((w * np.exp(2j * np.pi * m[:, None] * y[None, :])) @ np.exp(-2j * np.pi * _F(y)[:, None] * m[None, :]))
-    lam = np.linalg.eigvals(G)
-    return lam[np.argsort(-np.abs(lam))]
-
-
-def sample(n, rng):
-    """n independent pairs (x ~ U[0,1], x')."""
-    x = rng.uniform(size=n)
-    xi = np.empty(0)
-    while xi.size < n:  # rejection sampling of the cos^N noise on [-1/2, 1/2]
-        u = rng.uniform(-0.5, 0.5, 2 * n)
-        xi = np.concatenate([xi, u[rng.uniform(size=2 * n) < np.cos(np.pi * u) ** N]])
-    return x, np.mod(_F(x) + xi[:n], 1.0)
-
-
-def _embed(x):
-    """Periodic input features of x in [0, 1): cos/sin(2 pi j x), j = 1..10 (the kernel's bandwidth)."""
-    j = np.arange(1, 11)
-    return np.concatenate([np.cos(2 * np.pi * j * x[:, None]), np.sin(2 * np.pi * j * x[:, None])], axis=1)
 
 
 def _as_points(z):
@@ -80,7 +48,7 @@ def test_nested_lora_two_lobes_recover_the_leading_eigenvalues():
     fx, gy, fy = features(f, _embed(x)), features(g, _embed(xp)), features(f, _embed(xp))
     acc = MomentAccumulator().partial_fit(fx, gy)
     svd = cca(acc.cov_00, acc.cov_0t, acc.cov_tt)
-    exact_sv = [0.9296, 0.882, 0.6987, 0.6426]  # from the 3000-state discretisation
+    exact_sv = exact_singular_values(4)  # 0.9296, 0.882, 0.6987, 0.6426 (also from a 3000-state discretisation)
     np.testing.assert_allclose(svd.singular_values[:4], exact_sv, atol=0.03)
     lagged = MomentAccumulator().partial_fit(gy, fy)
     eig = svd_koopman(svd, lagged.cov_0t, lagged.mean_y, acc.mean_x)

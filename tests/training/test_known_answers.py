@@ -1,8 +1,8 @@
 """Known answers through the public estimator ``mdkoop.KoopmanSVD`` (issue 3), not the test-only loop.
 
 1. Overdamped Langevin dynamics in the Prinz potential: the leading three implied timescales of the
-   fitted model lie within 5% of a fine-grid MSM on the same trajectory (helpers of
-   ``tests/objectives/test_prinz.py``). With the SiLU MLP that the estimator used to build, t1 was
+   fitted model lie within 5% of a fine-grid MSM on the same trajectory (system: :mod:`mdkoop.systems.prinz`;
+   the cached trajectory of ``tests/objectives/test_prinz.py``). With the SiLU MLP that the estimator used to build, t1 was
    11% low (0.750 against the MSM's 0.845); with the tanh default it is within 1%.
 2. A reversible finite Markov chain seen through one-hot features: the learned singular values match the
    exact ones of D^1/2 P D^-1/2 (D = diag(pi)) to 1e-2, and the trained features span the leading
@@ -16,7 +16,9 @@ import pytest
 import torch
 
 import mdkoop
-from tests.objectives.test_prinz import DT_FRAME, EXACT, LAG, msm_timescales, prinz_trajectory
+from mdkoop.systems.prinz import DT_FRAME
+from mdkoop.systems.prinz import PAPER_EIGENVALUES as EXACT
+from tests.objectives.test_prinz import LAG, msm_timescales, prinz_trajectory
 
 N_STATES = 6
 
