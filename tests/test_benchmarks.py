@@ -468,3 +468,33 @@ def test_stability_quick_fallback(tmp_path):
         and lora.source == "results/stability_quick.json"
     )
     assert "results/stability_quick.json)" in text
+
+
+def _gt_doc(h_joint=0.02, h_seq=0.08, vs_msm=0.01, vs_exact=0.2, seeds=3):
+    meth = {m: {"hausdorff": {"median": h, "max": h + 0.01}, "sv_abs_err_max": {"median": 0.004}}
+            for m, h in (("lora_joint", h_joint), ("lora_sequential", h_seq), ("vamp2", 0.05))}
+    return {"machine": MACHINE, "seeds": seeds, "logistic_map": {"methods": meth},
+            "prinz": {"lag_time": 0.05, "max_rel_err_vs_msm": {"median": vs_msm, "max": 0.02},
+                      "max_rel_err_vs_exact": {"median": vs_exact, "max": 0.25},
+                      "msm_max_rel_err_vs_exact": {"median": 0.048}}}
+
+
+def test_ground_truth_rows():
+    gt = _load("_results_ground_truth")
+    base = sys.modules["_results_base"]
+    rows = gt.ground_truth_rows(base.Context({"ground_truth": _gt_doc()}))
+    assert len(rows) == 5
+    joint, seq, vamp, msm, exact = rows
+    assert joint.status == base.MET and joint.measured.startswith("0.020 (max 0.030)") and "joint" in joint.figure
+    assert seq.status == base.NOT_MET and "sequential" in seq.figure
+    assert vamp.status == base.MET and "VAMP-2" in vamp.figure  # 0.05 is on the bound
+    assert msm.status == base.MET and msm.measured == "1.0% (max 2.0%)" and "MSM" in msm.figure
+    assert exact.status == base.NOT_MET and "4.8% off" in exact.note
+    assert all(r.source == "results/ground_truth.json" and "bench_ground_truth.py" in r.command for r in rows)
+    # quick run only: used and flagged; nothing: not measured with the command
+    quick = gt.ground_truth_rows(base.Context({"ground_truth_quick": _gt_doc(seeds=1)}))
+    assert quick[0].status == base.MET and "quick smoke run" in quick[0].note
+    assert quick[0].source == "results/ground_truth_quick.json" and quick[0].command.endswith("--quick")
+    none = gt.ground_truth_rows(base.Context({}))
+    assert [r.status for r in none] == [base.NOT_MEASURED] * 5
+    assert "ground_truth.json does not exist" in none[0].note and "bench_ground_truth.py" in none[0].command
