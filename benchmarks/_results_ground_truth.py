@@ -22,6 +22,9 @@ def ground_truth_name(docs: dict) -> str:
 
 def _seeds_note(doc: dict, name: str) -> str:
     note = f"{get(doc, 'seeds', '?')} seed(s), median (max) over seeds"
+    wall = num(get(doc, "wall_s"))
+    if wall is not None:
+        note += f"; whole benchmark {wall:.0f} s wall on 1 thread"
     if name == QUICK:
         note += "; quick smoke run (1 seed, fewer pairs/epochs): run the full benchmark for the reported figure"
     return note
