@@ -498,3 +498,53 @@ def test_ground_truth_rows():
     none = gt.ground_truth_rows(base.Context({}))
     assert [r.status for r in none] == [base.NOT_MEASURED] * 5
     assert "ground_truth.json does not exist" in none[0].note and "bench_ground_truth.py" in none[0].command
+
+
+def _inf_case(n_atoms, transform, ts, base, per_frame_ms):
+    return {
+        "n_atoms": n_atoms,
+        "n_frames": 512,
+        "n_frames_per_frame_calls": 64,
+        "batch_size": 512,
+        "frames_per_s": {"transform": transform, "torchscript_batched": ts, "baseline": base},
+        "ratio_transform_over_baseline": transform / base,
+        "ratio_torchscript_batched_over_baseline": ts / base,
+        "torchscript_per_frame_ms_per_call": per_frame_ms,
+    }
+
+
+def test_inference_rows(tmp_path):
+    """inference_rows: transform ÷ baseline against the 2x goal, TorchScript rows reported, quick fallback."""
+    ri = _load("_results_inference")
+    res = tmp_path / "results"
+    res.mkdir()
+    rows = ri.inference_rows(mr.Context({}))
+    assert len(rows) == 6 and all(r.status == mr.NOT_MEASURED and "does not exist" in r.note for r in rows)
+    assert rows[0].command == ".venv/bin/python benchmarks/bench_inference.py"
+    doc = {
+        "machine": {**MACHINE, "omp_num_threads": "1"},
+        "repeats": 3,
+        "goal_ratio": 2.0,
+        "cases": {"heavy": _inf_case(97, 200.0, 280.0, 50.0, 5.25), "all": _inf_case(175, 45.0, 60.0, 25.0, 9.0)},
+    }
+    _write(res, "inference", doc)
+    docs, errors = mr.load_results(res)
+    rows = ri.inference_rows(mr.Context(docs, errors))
+    heavy = _by_figure(rows, "`model.transform`", "heavy")[0]
+    assert heavy.status == mr.MET and heavy.measured.startswith("4.00x (200.0 vs 50.0 frames/s; 97 atoms")
+    assert heavy.source == "results/inference.json" and "2026-11-28T23:00:00" in heavy.machine
+    assert heavy.command == (
+        "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_inference.py --repeats 3 --frames 512 --single 64"
+    )
+    allr = _by_figure(rows, "`model.transform`", "all 175")[0]
+    assert allr.status == mr.NOT_MET and allr.measured.startswith("1.80x")  # 45 / 25 < 2
+    ts = _by_figure(rows, "TorchScript", "batched", "heavy")[0]
+    assert ts.status == mr.REPORTED and ts.measured.startswith("5.60x")
+    pf = _by_figure(rows, "one frame per call", "all 175")[0]
+    assert pf.status == mr.REPORTED and pf.measured.startswith("9.00 ms per call")
+    # only a quick run: used, and flagged as such
+    (res / "inference.json").rename(res / "inference_quick.json")
+    docs, errors = mr.load_results(res)
+    rows = ri.inference_rows(mr.Context(docs, errors))
+    q = _by_figure(rows, "`model.transform`", "heavy")[0]
+    assert q.source == "results/inference_quick.json" and "quick smoke run" in q.note and q.status == mr.MET
