@@ -147,7 +147,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=None, help="seeds per method (default 3; 1 with --quick)")
     ap.add_argument("--pairs", type=int, default=None, help="logistic-map training pairs (default 40000; quick 20000)")
-    ap.add_argument("--epochs", type=int, default=None, help="logistic-map epochs (default 30; quick 10)")
+    ap.add_argument("--epochs", type=int, default=None, help="logistic-map epochs (default 30; quick 15)")
     ap.add_argument("--frames", type=int, default=120_000, help="Prinz trajectory frames (every 0.005)")
     ap.add_argument("--prinz-epochs", type=int, default=8)
     ap.add_argument("--quick", action="store_true", help="smoke run: 1 seed, fewer pairs/epochs")
@@ -158,7 +158,7 @@ def main(argv=None) -> int:
     logging.getLogger("lightning").setLevel(logging.WARNING)
     seeds = args.seeds or (1 if args.quick else 3)
     n_pairs = args.pairs or (20_000 if args.quick else 40_000)
-    epochs = args.epochs or (10 if args.quick else 30)
+    epochs = args.epochs or (15 if args.quick else 30)
     n_eval = 50_000 if args.quick else 100_000
     out = args.out or ("ground_truth_quick" if args.quick else "ground_truth")
     t_start = time.perf_counter()
