@@ -25,13 +25,16 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # before numpy/torch: one BLAS thread, as recorded (threads: 1)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_result  # noqa: E402
