@@ -35,6 +35,12 @@ COMMANDS = {
     "objectives": f"OMP_NUM_THREADS=1 {PY} benchmarks/bench_objectives.py --repeats 15",
     "training": f"{PY} benchmarks/bench_training.py --configs heavy,all --thp 0,1 --out training",
     "stability": f"OMP_NUM_THREADS=1 {PY} benchmarks/bench_stability.py",
+    "ground_truth": f"OMP_NUM_THREADS=1 {PY} benchmarks/bench_ground_truth.py",
+    "inference": f"OMP_NUM_THREADS=1 {PY} benchmarks/bench_inference.py --repeats 3 --frames 512 --single 64",
+    "peers": f"OMP_NUM_THREADS=1 {PY} benchmarks/bench_peers.py",
+    "ground_truth_quick": f"OMP_NUM_THREADS=1 {PY} benchmarks/bench_ground_truth.py --quick",
+    "inference_quick": f"OMP_NUM_THREADS=1 {PY} benchmarks/bench_inference.py --quick",
+    "peers_quick": f"OMP_NUM_THREADS=1 {PY} benchmarks/bench_peers.py --quick",
 }
 
 
@@ -178,6 +184,12 @@ def load_results(results_dir: Path) -> tuple[dict, dict]:
         else:
             errors[path.stem] = "JSON is not an object"
     return docs, errors
+
+
+def full_or_quick(docs: dict, full: str) -> str:
+    """``full`` if that result exists, else ``<full>_quick`` if that exists (a smoke run), else ``full``."""
+    quick = f"{full}_quick"
+    return quick if full not in docs and quick in docs else full
 
 
 def get(doc: dict | None, dotted: str, default=None):

@@ -7,17 +7,16 @@ generator timescales. ``ground_truth_quick.json`` is used (and flagged) when no 
 
 from __future__ import annotations
 
-from _results_base import Context, Row, fmt, get, num, status_le
+from _results_base import REPORTED, Context, Row, fmt, full_or_quick, get, num, status_le
 
 FULL, QUICK = "ground_truth", "ground_truth_quick"
-COMMAND = "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_ground_truth.py"
 LABELS = {"lora_joint": "nested LoRA (joint)", "lora_sequential": "nested LoRA (sequential)",
           "vamp2": "VAMP-2 loss (same encoders, same budget)"}
 
 
 def ground_truth_name(docs: dict) -> str:
     """``ground_truth`` if present, else ``ground_truth_quick`` if present, else ``ground_truth``."""
-    return QUICK if FULL not in docs and QUICK in docs else FULL
+    return full_or_quick(docs, "ground_truth")
 
 
 def _seeds_note(doc: dict, name: str) -> str:
@@ -58,6 +57,10 @@ def ground_truth_rows(ctx: Context) -> list[Row]:
             continue
         sv = num(get(m, "sv_abs_err_max.median"))
         measured = f"{med:.3f} (max {fmt(mx, 3)}); top-4 singular values |err| ≤ {fmt(sv, 3)} (median)"
+        if method == "vamp2":  # a peer, shown for contrast: the goal is mdkoop's (LoRA)
+            rows.append(ctx.row(name, fig, "— (baseline, for comparison)", measured, REPORTED,
+                                f"same encoders and budget as LoRA; {_seeds_note(doc, name)}"))
+            continue
         rows.append(ctx.row(name, fig, hgoal, measured, status_le(med, 0.05), _seeds_note(doc, name)))
     p = get(doc, "prinz")
     lag = get(p, "lag_time", 0.05)
@@ -76,8 +79,4 @@ def ground_truth_rows(ctx: Context) -> list[Row]:
             note = (f"the MSM itself is {fmt(None if msm is None else 100 * msm, 1)}% off the exact values at this lag "
                     f"(lag-limited: both estimates are expected to be similarly off); " + note)
         rows.append(ctx.row(name, fig, goal, measured, status_le(med, goal_v), note))
-    fallback = ctx.command("__no_such_result__")  # the generic command Context gives unknown results
-    for row in rows:  # name this script rather than the whole suite when no run log names it
-        if row.command == fallback:
-            row.command = COMMAND + (" --quick" if name == QUICK else "")
     return rows

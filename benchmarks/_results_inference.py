@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from _results_base import PY, REPORTED, Context, Row, fmt, get, num, status_ge
+from _results_base import PY, REPORTED, Context, Row, fmt, full_or_quick, get, num, status_ge
 
 SCRIPT = "benchmarks/bench_inference.py"
 CASES = (("heavy", "heavy atoms"), ("all", "all 175 atoms"))
@@ -15,7 +15,7 @@ DEFAULT_GOAL_RATIO = 2.0
 
 def inference_name(docs: dict) -> str:
     """``inference`` if present, else ``inference_quick`` if present, else ``inference``."""
-    return "inference_quick" if "inference" not in docs and "inference_quick" in docs else "inference"
+    return full_or_quick(docs, "inference")
 
 
 def inference_command(name: str, doc: dict | None) -> str:

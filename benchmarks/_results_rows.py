@@ -13,11 +13,15 @@ from _results_base import (
     Context,
     Row,
     fmt,
+    full_or_quick,
     get,
     num,
     status_ge,
     status_le,
 )
+from _results_ground_truth import ground_truth_rows
+from _results_inference import inference_rows
+from _results_peers import peers_rows
 from _results_training import _runs, _training_doc, training_rows
 
 
@@ -178,8 +182,8 @@ def _count(row: dict, key: str) -> int:
 
 
 def stability_name(docs: dict) -> str:
-    """``stability`` (the full sweep) if present, else ``stability_quick`` if present, else ``stability``."""
-    return "stability_quick" if "stability" not in docs and "stability_quick" in docs else "stability"
+    """``stability`` if present, else ``stability_quick`` if present, else ``stability``."""
+    return full_or_quick(docs, "stability")
 
 
 def stability_rows(ctx: Context) -> list[Row]:
@@ -305,20 +309,6 @@ def gpu_rows(ctx: Context) -> list[Row]:
     return rows
 
 
-def unmeasured_rows(ctx: Context) -> list[Row]:
-    """Figures asked for by issue 8 section 5 that no script measures yet."""
-    return [
-        Row(
-            "inference frames/s (transform of a trained model)",
-            "no threshold set (issue 8 §5)",
-            "—",
-            NOT_MEASURED,
-            "— (no benchmark script yet)",
-            note="no benchmark script exists yet",
-        ),
-    ]
-
-
 def build_rows(docs: dict, errors: dict | None = None, prefix: str = "results") -> list[Row]:
     """All rows of the results table, in a fixed order.
 
@@ -344,8 +334,10 @@ def build_rows(docs: dict, errors: dict | None = None, prefix: str = "results") 
         objective_rows,
         training_rows,
         stability_rows,
+        ground_truth_rows,
+        peers_rows,
+        inference_rows,
         gpu_rows,
-        unmeasured_rows,
     ):
         try:
             rows.extend(extract(ctx))

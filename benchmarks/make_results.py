@@ -79,21 +79,14 @@ STABILITY_TODO = """\
 """
 
 NOT_YET = """\
-## What issue 8 asks that is NOT measured yet
+## What issue 8 asks that is NOT measured here
 
-This table is **not** the complete validation of issue 8. Not measured by any script in
-`benchmarks/` yet:
-
-- **Ground truth (§1):** the logistic-map eigenvalue Hausdorff distance and the Prinz-potential
-  implied-timescale errors exist as *tests* (`tests/objectives/test_logistic_map.py`, `tests/objectives/test_prinz.py`; measured
-  values are quoted in the commit log), not yet as a benchmark writing JSON here.
-- **Alanine dipeptide (§2):** 2 × ≥ 20 ns of `mdkoop simulate ala2`; slowest implied
-  timescales vs a deeptime MSM on (φ, ψ) (goal: within 15 %); test VAMP-2 of the top 3
-  functions vs deeptime TICA on heavy-atom pair distances and vs deeptime's VAMPNet with the
-  same SchNet lobe and number of steps.
-- **CLN025 (§3):** the same comparisons on CLN025.
-<STABILITY>- **Inference frames/s (§5).**
-- **GPU figures (§5, issue 4):** no GPU was lent in this session.
+- **GPU figures (§5, issue 4):** no GPU was lent to this project's sessions; every figure above is from the
+  2-core CPU machine (ratios, not absolute times). `tutorials/04_gpu_and_multi_gpu.py` and
+  `docs/training.md` say how to run the training benchmark on a GPU.
+<STABILITY>- **CLN025 timescales (§3) at a meaningful length:** the bundled sample holds two folding events, so the
+  CLN025 rows are indicative only; a µs-scale simulation (`mdkoop simulate cln025` on a GPU) or the
+  `cln025-c22star` manifest's data would make them a real comparison.
 """
 
 

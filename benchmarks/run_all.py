@@ -101,6 +101,17 @@ BENCHES = (
         "training_quick",
     ),
     Bench("stability", "bench_stability.py", "stability", (), ("--quick",), 1800, "stability_quick"),
+    Bench("ground_truth", "bench_ground_truth.py", "ground_truth", (), ("--quick",), 900, "ground_truth_quick"),
+    Bench(
+        "inference",
+        "bench_inference.py",
+        "inference",
+        ("--repeats", "3", "--frames", "512", "--single", "64"),
+        ("--quick",),
+        600,
+        "inference_quick",
+    ),
+    Bench("peers", "bench_peers.py", "peers", (), ("--quick",), 3000, "peers_quick"),
 )
 
 
