@@ -174,7 +174,8 @@ def _encode(lobe, trajs: list[np.ndarray], batch: int = 1024) -> list[np.ndarray
     lobe.eval()
     out = []
     for t in trajs:
-        parts = [lobe(torch.as_tensor(np.ascontiguousarray(t[i:i + batch]))).double().numpy() for i in range(0, len(t), batch)]
+        parts = [lobe(torch.from_numpy(np.array(t[i:i + batch], dtype=np.float32))).double().numpy()
+                 for i in range(0, len(t), batch)]
         out.append(np.concatenate(parts))
     return out
 

@@ -216,9 +216,11 @@ def render(rows: list[Row], docs: dict, errors: dict | None = None, prefix: str 
         f"**Summary:** {counts[MET]} met, {counts[NOT_MET]} NOT met, {counts[NOT_MEASURED]} not measured, "
         f"{counts[REPORTED]} reported without a threshold.",
         "",
-        "> **Shared CPU.** These runs were made on a 2-core machine shared with other jobs "
-        "(seven engineers building and testing at the same time). Absolute throughputs are "
-        "therefore noisy and pessimistic. Ratios are **within one run** wherever possible: both sides "
+        "> **Shared CPU.** These runs were made on a 2-core virtual machine that may share its host with "
+        "other jobs. Absolute throughputs are therefore noisy. Load also moves ratios: a per-frame Python "
+        "baseline suffers more from a busy machine than a batched kernel (the graph-building ratio measured "
+        "13.4x under heavy load and 4.3x on an otherwise idle machine), so quote the ratios of an idle-machine "
+        "`make bench`. Ratios are **within one run** wherever possible: both sides "
         "measured by the same script, interleaved or back to back, on the same data, and "
         "reported as medians over repeats. Load averages are not recorded in most JSONs; the "
         "training runs record them (see the training runs table), and also report pairs per "
