@@ -322,10 +322,16 @@ def main(argv: list[str] | None = None) -> int:
         # the two systems are independent single-threaded jobs: run CLN025 in a second process (2 cores)
         argv_child = [a for a in (argv if argv is not None else sys.argv[1:]) if a not in ("--system", "both")]
         child = subprocess.Popen([sys.executable, __file__, *argv_child, "--system", "cln025", "--out", PART])
-    if args.system in ("ala2", "both"):
-        result["ala2"] = run_ala2(args)
-    if args.system == "cln025" or (args.system == "both" and args.serial):
-        result["cln025"] = run_cln025(args)
+    try:
+        if args.system in ("ala2", "both"):
+            result["ala2"] = run_ala2(args)
+        if args.system == "cln025" or (args.system == "both" and args.serial):
+            result["cln025"] = run_cln025(args)
+    except BaseException:
+        if child is not None:  # never leave the CLN025 process running on its own
+            child.kill()
+            child.wait()
+        raise
     if child is not None:
         if child.wait() != 0:
             raise SystemExit(f"the CLN025 comparison failed (exit {child.returncode})")
