@@ -37,7 +37,12 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _common import write_result  # noqa: E402
+
+# the known-answer tests' plain Adam + cosine loop, shared so that benchmark and tests train the same way
+from tests.objectives._fit import features as _features  # noqa: E402
+from tests.objectives._fit import fit_pairs  # noqa: E402
 
 GOAL_HAUSDORFF = 0.05
 GOAL_VS_MSM = 0.05
@@ -45,32 +50,6 @@ GOAL_VS_EXACT = 0.15
 PRINZ_LAG = 10  # frames -> 0.05 time units
 METHODS = {"lora_joint": ("lora", {"nesting": "joint"}), "lora_sequential": ("lora", {"nesting": "sequential"}),
            "vamp2": ("vamp2", {})}
-
-
-# ----------------------------------------------------------------------------- plain training loop
-def fit_pairs(f, g, x0, x1, *, loss, epochs, batch_size, lr, seed, **loss_kw):
-    """Adam + cosine schedule on pairs ``x0 -> x1`` (numpy (n, d)), lobes ``f`` (x_t) and ``g`` (x_t+tau)."""
-    from mdkoop.objectives import make_loss
-
-    gen = torch.Generator().manual_seed(seed)
-    crit = make_loss(loss, **loss_kw)
-    opt = torch.optim.Adam(list(f.parameters()) + list(g.parameters()) + list(crit.parameters()), lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
-    X0, X1 = torch.as_tensor(x0, dtype=torch.float32), torch.as_tensor(x1, dtype=torch.float32)
-    n = X0.shape[0]
-    for _ in range(epochs):
-        perm = torch.randperm(n, generator=gen)
-        for i in range(0, n - batch_size + 1, batch_size):
-            idx = perm[i:i + batch_size]
-            opt.zero_grad(set_to_none=True)
-            crit(f(X0[idx]), g(X1[idx])).backward()
-            opt.step()
-        sched.step()
-
-
-@torch.no_grad()
-def _features(enc, x) -> np.ndarray:
-    return enc(torch.as_tensor(x, dtype=torch.float32)).double().numpy()
 
 
 def _points(z) -> np.ndarray:
@@ -94,7 +73,8 @@ def logistic_run(method: str, seed: int, n_pairs: int, epochs: int, n_eval: int)
     f = MLPEncoder(20, 12, hidden=(64, 64), activation="tanh")
     g = MLPEncoder(20, 12, hidden=(64, 64), activation="tanh")
     t0 = time.perf_counter()
-    fit_pairs(f, g, lm.fourier_features(x), lm.fourier_features(xp), loss=loss, epochs=epochs, batch_size=500,
+    fit_pairs(f, lm.fourier_features(x), lm.fourier_features(xp), encoder_tau=g, loss=loss, epochs=epochs,
+              batch_size=500,
               lr=3e-3, seed=seed, **kw)
     train_s = time.perf_counter() - t0
     x, xp = lm.sample_pairs(n_eval, rng)  # fresh pairs for the estimation
