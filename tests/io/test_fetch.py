@@ -145,10 +145,11 @@ class _RangeHandler(http.server.BaseHTTPRequestHandler):
         else:
             body = data
             self.send_response(200)
+        # record before sending: the client may return (and the test assert) before this thread runs on
+        type(self).served.append(len(body))
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-        type(self).served.append(len(body))
 
     def log_message(self, *args):
         pass
