@@ -13,12 +13,16 @@
 Normalisation
 -------------
 ``normalization="none"`` (default) or ``"layernorm"`` (a LayerNorm over the ``n_out``
-head outputs of each atom, before pooling). Both act on each atom alone, so the
-output of a frame never depends on the other frames of its batch (BatchNorm would:
-it breaks the permutation invariance within a batch and differs between training
-and exported inference; it is not offered). The default is ``"none"`` because the
-LoRA objective is not scale invariant and a per-atom LayerNorm forces the ``n_out``
-functions of every atom to zero mean across modes.
+head outputs of each atom, before pooling). Both act on each atom alone. The default is
+``"none"`` because the LoRA objective is not scale invariant and a per-atom LayerNorm
+forces the ``n_out`` functions of every atom to zero mean across modes.
+
+``standardize_output=True`` adds a BatchNorm layer on the *pooled* outputs: in training each
+function is standardised over the frames of its batch and multiplied by a learned scale; in
+evaluation the running statistics are used, so the CV of a frame never depends on other
+frames (``transform`` and the exported models run in evaluation mode). It puts every learned
+function at the scale of the LoRA optimum from the first step (see
+:meth:`SchNetEncoder.set_output_standardization`).
 """
 
 from __future__ import annotations
@@ -170,6 +174,10 @@ class SchNetEncoder(nn.Module):
         Lean implementation only: edges per chunk.
     checkpoint : bool, default True
         Lean implementation only: recompute edge tensors in backward.
+    standardize_output : bool, default False
+        Normalise the pooled outputs with a BatchNorm layer (batch statistics and a learned scale in
+        training, running statistics in evaluation); see :meth:`set_output_standardization`. mdkoop's
+        trainer builds encoders with True (:class:`~mdkoop.training.config.EncoderConfig`).
 
     Notes
     -----
@@ -196,6 +204,7 @@ class SchNetEncoder(nn.Module):
         max_z: int = 100,
         edge_chunk: int = DEFAULT_EDGE_CHUNK,
         checkpoint: bool = True,
+        standardize_output: bool = False,
     ):
         super().__init__()
         if int(n_out) < 1:
@@ -238,6 +247,54 @@ class SchNetEncoder(nn.Module):
         self.head = AtomwiseHead(n_atom_basis, self.n_out, head_hidden)
         self.norm = nn.LayerNorm(self.n_out) if normalization == "layernorm" else nn.Identity()
         self._mean = pooling == "mean"
+        # Output normalisation: BatchNorm over the frames of a batch, with a learned scale (see
+        # set_output_standardization and the module docstring); identity when standardize_output is False.
+        self.standardize_output = bool(standardize_output)
+        self.out_norm = nn.BatchNorm1d(self.n_out) if self.standardize_output else nn.Identity()
+
+    @torch.jit.ignore
+    @torch.no_grad()
+    def set_output_standardization(self, frames: Tensor, batch_size: int = 256) -> SchNetEncoder:
+        """Set the output normalisation's running statistics from frames (before training).
+
+        With ``standardize_output=True`` the pooled outputs pass through a BatchNorm layer: in training each
+        function is standardised over the frames of the batch and multiplied by a learned scale ``gamma_i``
+        (initially 1); in evaluation (``transform``, export) the running mean and variance are used, so a
+        frame's CV never depends on other frames. The nested-LoRA optimum is ``f_i = sqrt(sigma_i) u_i`` with
+        unit-variance singular functions ``u_i``: the normalisation gives every function that scale from the
+        first step, and ``gamma_i**2`` learns ``sigma_i``. Without it, a fresh mean-pooled SchNet varies
+        between frames by ~1/400 of that scale, LoRA's gradient for a function shrinks with its scale, and
+        the first function takes over the shared layers: the others never grow (docs/dev/lora_rare_events.md).
+
+        Parameters
+        ----------
+        frames : Tensor, shape (n, n_atoms, 3), float32
+            Positions in nm of training frames (a few hundred spread over the data suffice).
+        batch_size : int
+            Frames per forward pass.
+
+        Returns
+        -------
+        self
+        """
+        if not isinstance(self.out_norm, nn.BatchNorm1d):
+            raise ConfigError("This encoder was built with standardize_output=False: it has no output normalisation.")
+        if frames.dim() != 3 or frames.shape[0] < 2 or not bool(torch.isfinite(frames).all()):
+            raise InputError("The output standardisation needs at least 2 finite frames of shape "
+                             f"(n, {self.n_atoms}, 3) in nm; got {tuple(frames.shape)}. Check the coordinates.")
+        was_training = self.training
+        self.eval()
+        norm, self.out_norm = self.out_norm, nn.Identity()
+        try:
+            dev = self.z.device
+            out = torch.cat([self.forward_frames(frames[i:i + batch_size].to(dev, torch.float32))
+                             for i in range(0, frames.shape[0], batch_size)]).double()
+        finally:
+            self.out_norm = norm
+        norm.running_mean.copy_(out.mean(0).to(norm.running_mean))
+        norm.running_var.copy_(out.var(0).to(norm.running_var))
+        self.train(was_training)
+        return self
 
     def config(self) -> dict:
         """JSON-able architecture description (for ``model.json``)."""
@@ -256,6 +313,7 @@ class SchNetEncoder(nn.Module):
             "pooling": self.pooling,
             "normalization": self.normalization,
             "implementation": self.implementation,
+            "standardize_output": self.standardize_output,
             "max_z": int(sp.embedding.num_embeddings),
         }
 
@@ -288,7 +346,7 @@ class SchNetEncoder(nn.Module):
                 0, batch, torch.ones_like(batch, dtype=h.dtype)
             )
             out = out / counts.clamp(min=1.0).unsqueeze(1)
-        return out
+        return self.out_norm(out)
 
     @torch.jit.export
     def forward_frames(self, pos: Tensor) -> Tensor:
@@ -316,7 +374,8 @@ class SchNetEncoder(nn.Module):
         edge_index = radius_graph(pos, self.cutoff)
         z = self.z.repeat(B)
         h = self.atom_features(z, pos.reshape(B * n, 3), edge_index).reshape(B, n, self.n_out)
-        return h.mean(dim=1) if self._mean else h.sum(dim=1)
+        pooled = h.mean(dim=1) if self._mean else h.sum(dim=1)
+        return self.out_norm(pooled)
 
     @torch.jit.export
     def from_frames(self, pos: Tensor) -> Tensor:

@@ -93,6 +93,7 @@ def build_encoder(cfg: EncoderConfig, n_out: int, atomic_numbers=None) -> torch.
             cutoff=cfg.cutoff,
             pooling=cfg.pooling,
             implementation=cfg.implementation,
+            standardize_output=cfg.standardize_output,
         )
     raise ModelFormatError(
         "This model uses a custom encoder module, which cannot be rebuilt from model.json: "

@@ -215,3 +215,46 @@ def test_encoder_refusals_and_config(heavy):
     assert json.loads(json.dumps(cfg))["n_atoms"] == len(z)
     assert cfg["cutoff_nm"] == 0.6 and cfg["n_rbf"] == 20 and cfg["n_interactions"] == 3
     assert SchNetEncoder(3, z, implementation="schnetpack").config()["n_atom_basis"] == 64
+
+
+def test_output_standardization_is_batchnorm_on_pooled_outputs_and_travels_with_the_weights(cln025_pdb):
+    z, frames = cln025_frames(cln025_pdb, n_frames=12, heavy=True)
+    torch.manual_seed(0)
+    plain = randomize_(SchNetEncoder(6, z)).eval()
+    enc = SchNetEncoder(6, z, standardize_output=True).eval()
+    enc.load_state_dict({**enc.state_dict(), **plain.state_dict()})  # same SchNet and head weights
+    with torch.no_grad():
+        raw = plain.forward_frames(frames)
+    assert raw.std(0).max() < 0.2  # mean pooling: a fresh encoder barely varies between frames
+    enc.set_output_standardization(frames, batch_size=5)  # batches must not change the statistics
+    norm = enc.out_norm
+    torch.testing.assert_close(norm.running_mean, raw.mean(0), atol=1e-6, rtol=0)
+    torch.testing.assert_close(norm.running_var, raw.var(0), atol=1e-8, rtol=1e-4)
+    with torch.no_grad():
+        out = enc.forward_frames(frames)  # evaluation: running statistics, frame by frame
+        one = torch.cat([enc.forward_frames(frames[i:i + 1]) for i in range(len(frames))])
+        data = frames_to_batch(frames, z, 0.6)
+        flat = enc(data.z, data.pos, data.batch, data.edge_index, data.num_graphs)
+    expect = (raw - raw.mean(0)) / torch.sqrt(raw.var(0) + norm.eps)
+    torch.testing.assert_close(out, expect, atol=2e-3, rtol=1e-3)
+    torch.testing.assert_close(one, out, atol=5e-4, rtol=0)  # a frame's CV does not depend on its batch
+    torch.testing.assert_close(flat, out, atol=5e-4, rtol=0)
+    assert_invariant(enc, frames[:3], atol=2e-3)
+    # training mode: standardised over the batch, times the learned scale (1 at the start)
+    enc.train()
+    b = enc.forward_frames(frames)
+    torch.testing.assert_close(b.mean(0), torch.zeros(6), atol=1e-4, rtol=0)
+    assert float(b.std(0).min()) > 0.5
+    enc.eval()
+    # the statistics are part of the state dict, and the scripted encoder uses them
+    fresh = SchNetEncoder(6, z, standardize_output=True)
+    fresh.load_state_dict(enc.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(fresh.eval().forward_frames(frames), out, atol=1e-4, rtol=0)
+    scripted = torch.jit.script(enc)
+    torch.testing.assert_close(scripted.forward_frames(frames), out, atol=5e-4, rtol=0)
+    assert enc.config()["standardize_output"] is True
+    with pytest.raises(InputError, match="at least 2 finite frames"):
+        enc.set_output_standardization(frames[:1])
+    with pytest.raises(ConfigError, match="standardize_output=False"):
+        plain.set_output_standardization(frames)
