@@ -54,9 +54,9 @@ class DemoSettings:
 
     lag: str = "20ps"
     n_modes: int = 4
-    epochs: int = 10
+    epochs: int = 60
     batch_size: int = 32
-    lr: float = 2e-3
+    lr: float = 3e-3
     val_fraction: float = 0.0
     n_atom_basis: int = 32
     n_interactions: int = 2

@@ -138,8 +138,10 @@ def retrain_its(run_dir, store, lags: list[int], timestep_ps: float, progress: b
         raise ConfigError("--retrain is available for SchNet runs on a store; this run used a "
                           f"{enc.kind!r} encoder on arrays (retrain it with the Python API at each lag).")
     opts = {k: getattr(enc, k) for k in ("n_atom_basis", "n_interactions", "n_rbf", "cutoff", "pooling",
-                                          "implementation")}
-    opts.update({k: getattr(tr, k) for k in ("weight_decay", "grad_clip", "schedule", "patience", "method")})
+                                          "implementation", "standardize_output")}
+    opts.update({k: getattr(tr, k) for k in ("weight_decay", "grad_clip", "schedule", "plateau_patience", "tol",
+                                              "patience", "method", "precision", "devices", "num_nodes",
+                                              "checkpoint_every")})
     k = tr.n_modes - 1
     point = np.full((len(lags), k), np.nan)
     models = []
@@ -161,6 +163,14 @@ def retrain_its(run_dir, store, lags: list[int], timestep_ps: float, progress: b
     return ITSResult(lags=np.asarray(lags, dtype=np.int64), timestep_ps=float(timestep_ps), timescales_ps=point,
                      ci_lower=None, ci_upper=None, samples_ps=None, confidence=0.95, resampling="retrain",
                      models=models)
+
+
+def _resolved_list(model, timescales_ps: np.ndarray, lag_ps: float) -> list[bool]:
+    """Per process (slowest first): is it resolved (timescale above the lag, eigenvalue clearly above zero)?"""
+    from ..estimation.decompositions import resolved_modes
+
+    ev = np.abs(np.asarray(model.eigenvalues))[: len(timescales_ps)]
+    return [bool(x) for x in resolved_modes(ev, timescales_ps[: len(ev)], lag_ps)]
 
 
 def _model_features(model, data):
@@ -286,6 +296,7 @@ def analyze_run(run_dir, store=None, test_store=None, lags=None, reference=None,
         "confidence": confidence,
         "singular_values": _finite_list(model.singular_values),
         "eigenvalues": _eigen_list(model.eigenvalues),
+        "resolved": _resolved_list(model, model_ts, lag * timestep_ps),
         "mdkoop_version": __version__,
     }
     its_d = its.to_dict()

@@ -19,7 +19,9 @@ import argparse
 
 def register(sub):
     """Add the ``fit`` sub-parser."""
-    from ..training.config import LOSSES, METHODS, NESTINGS, PRECISIONS, SCHEDULES
+    from ..training.config import LOSSES, METHODS, NESTINGS, PRECISIONS, SCHEDULES, EncoderConfig, TrainConfig
+
+    T, E = TrainConfig(), EncoderConfig()
 
     p = sub.add_parser(
         "fit",
@@ -33,22 +35,29 @@ def register(sub):
     p.add_argument("--lag", required=True, help="lag time with a unit (e.g. 1ns, 200ps) or in frames (e.g. 20)")
     p.add_argument("--modes", type=int, default=16, help="number of singular functions k, including the constant")
     p.add_argument("--out", required=True, help="run directory to create")
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--batch-size", type=int, default=384, help="pairs per step (global, across DDP processes)")
-    p.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate")
-    p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--grad-clip", type=float, default=1.0, help="gradient-norm clipping (0: off)")
-    p.add_argument("--schedule", choices=SCHEDULES, default="cosine", help="learning-rate schedule")
-    p.add_argument("--patience", type=int, default=10, help="early stopping on validation VAMP-E (0: off)")
-    p.add_argument("--loss", choices=LOSSES, default="lora")
-    p.add_argument("--nesting", choices=NESTINGS, default="joint", help="LoRA nesting")
+    p.add_argument("--epochs", type=int, default=T.epochs,
+                   help="maximum number of epochs (with --schedule converge, training stops when converged)")
+    p.add_argument("--batch-size", type=int, default=T.batch_size, help="pairs per step (global, across DDP processes)")
+    p.add_argument("--lr", type=float, default=T.lr, help="AdamW learning rate")
+    p.add_argument("--weight-decay", type=float, default=T.weight_decay)
+    p.add_argument("--grad-clip", type=float, default=T.grad_clip, help="gradient-norm clipping (0: off)")
+    p.add_argument("--schedule", choices=SCHEDULES, default=T.schedule,
+                   help="learning-rate schedule: converge = halve the lr when the training loss stalls, stop when "
+                   "converged; cosine = anneal over exactly --epochs")
+    p.add_argument("--plateau-patience", type=int, default=T.plateau_patience,
+                   help="epochs without improvement before the lr is halved (--schedule converge)")
+    p.add_argument("--tol", type=float, default=T.tol, help="relative improvement of the training loss that counts")
+    p.add_argument("--patience", type=int, default=T.patience, help="early stopping on validation VAMP-E (0: off)")
+    p.add_argument("--loss", choices=LOSSES, default=T.loss)
+    p.add_argument("--nesting", choices=NESTINGS, default=T.nesting, help="LoRA nesting")
     p.add_argument("--method", choices=METHODS, default="reversible", help="estimation of the linear model after training")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--devices", type=int, default=1, help="processes (GPUs) per node; > 1 uses DDP")
     p.add_argument("--num-nodes", type=int, default=1, help="number of nodes for DDP")
     p.add_argument("--precision", choices=PRECISIONS, default="32", help="bf16-mixed on GPU only")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--val-fraction", type=float, default=0.1, help="held-out fraction for validation VAMP-E")
+    p.add_argument("--val-fraction", type=float, default=T.val_fraction,
+                   help="held-out fraction for validation VAMP-E (interleaved blocks of 10 lags)")
     p.add_argument("--checkpoint-every", type=int, default=50, help="resumable checkpoint every N steps")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
@@ -57,11 +66,13 @@ def register(sub):
                    help="train on a subset of the store's atoms (MDTraj selection on the store's topology, "
                    "e.g. 'element != H' or 'name CA')")
     enc = p.add_argument_group("SchNet encoder")
-    enc.add_argument("--cutoff", type=float, default=0.6, help="cutoff in nm")
-    enc.add_argument("--n-atom-basis", type=int, default=64)
-    enc.add_argument("--interactions", type=int, default=3)
-    enc.add_argument("--n-rbf", type=int, default=20)
-    enc.add_argument("--pooling", choices=("mean", "sum"), default="mean")
+    enc.add_argument("--cutoff", type=float, default=E.cutoff, help="cutoff in nm")
+    enc.add_argument("--n-atom-basis", type=int, default=E.n_atom_basis)
+    enc.add_argument("--interactions", type=int, default=E.n_interactions)
+    enc.add_argument("--n-rbf", type=int, default=E.n_rbf)
+    enc.add_argument("--pooling", choices=("mean", "sum"), default=E.pooling)
+    enc.add_argument("--no-standardize-output", dest="standardize_output", action="store_false",
+                     help="do not standardise the encoder outputs on the training frames before training")
     enc.add_argument("--implementation", choices=("lean", "schnetpack"), default="lean")
     enc.add_argument("--lobes", choices=("shared", "separate"), default="shared")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -79,6 +90,7 @@ def estimator_from_args(args):
         lobes=args.lobes, val_fraction=args.val_fraction, run_dir=args.out, resume=args.resume,
         overwrite=args.overwrite, progress=not args.no_progress, select=args.select,
         weight_decay=args.weight_decay, grad_clip=args.grad_clip, schedule=args.schedule, patience=args.patience,
+        plateau_patience=args.plateau_patience, tol=args.tol, standardize_output=args.standardize_output,
         devices=args.devices, num_nodes=args.num_nodes, precision=args.precision, method=args.method,
         checkpoint_every=args.checkpoint_every, cutoff=args.cutoff, n_atom_basis=args.n_atom_basis,
         n_interactions=args.interactions, n_rbf=args.n_rbf, pooling=args.pooling, implementation=args.implementation,

@@ -55,7 +55,8 @@ def _check_fractions(fractions) -> np.ndarray:
     return f / f.sum()
 
 
-def split_segments(trajectory_lengths, fractions=(0.8, 0.1, 0.1), seed: int = 0) -> dict[str, list[Segment]]:
+def split_segments(trajectory_lengths, fractions=(0.8, 0.1, 0.1), seed: int = 0,
+                   block: int | None = None) -> dict[str, list[Segment]]:
     """Split frames into train / val / test without leakage.
 
     With enough trajectories, whole trajectories are assigned to splits: a seeded
@@ -65,7 +66,11 @@ def split_segments(trajectory_lengths, fractions=(0.8, 0.1, 0.1), seed: int = 0)
     smallest non-zero fraction ``f`` (so that shares can be met to about one trajectory;
     e.g. 2 trajectories with a 10 % validation share would otherwise give it 50 %).
     Otherwise (e.g. one long trajectory) each trajectory is cut into contiguous blocks
-    ``[train | val | test]`` in time order.
+    ``[train | val | test]`` in time order. With ``block``, each trajectory is first cut into chunks of
+    about ``block`` frames and every chunk is split ``[train | val | test]``: the held-out parts are then
+    interleaved through the whole trajectory instead of one block at its end (a single block shorter than
+    the slowest process holds none of its events, and after a one-way transition it samples only one
+    state).
     Random frames are never used: neighbouring frames are correlated, so that would leak.
 
     Parameters
@@ -76,6 +81,8 @@ def split_segments(trajectory_lengths, fractions=(0.8, 0.1, 0.1), seed: int = 0)
         Target shares of train, val, test (normalised; val/test may be 0).
     seed : int
         Seed of the trajectory shuffle.
+    block : int, optional
+        Chunk length in frames for the block split (see above); default: one chunk per trajectory.
 
     Returns
     -------
@@ -106,11 +113,17 @@ def split_segments(trajectory_lengths, fractions=(0.8, 0.1, 0.1), seed: int = 0)
             assigned[k] += lengths[t]
     else:
         cum = np.cumsum(f)
+        if block is not None and (isinstance(block, bool) or int(block) < 1):
+            raise ConfigError(f"block must be a positive number of frames, got {block!r}.")
         for t, n in enumerate(lengths):
-            cuts = [0, *[int(round(c * n)) for c in cum[:-1]], int(n)]
-            for k in range(3):
-                if f[k] > 0 and cuts[k + 1] > cuts[k]:
-                    out[_SPLITS[k]].append(Segment(t, cuts[k], cuts[k + 1]))
+            n_chunks = 1 if block is None else max(1, int(round(n / int(block))))
+            edges = np.linspace(0, int(n), n_chunks + 1).round().astype(np.int64)
+            for a, b in zip(edges[:-1], edges[1:]):
+                m = int(b - a)
+                cuts = [0, *[int(round(c * m)) for c in cum[:-1]], m]
+                for k in range(3):
+                    if f[k] > 0 and cuts[k + 1] > cuts[k]:
+                        out[_SPLITS[k]].append(Segment(t, int(a) + cuts[k], int(a) + cuts[k + 1]))
     for s in _SPLITS:
         out[s].sort(key=lambda seg: (seg.traj, seg.start))
     return out

@@ -39,7 +39,7 @@ __all__ = [
 ENCODERS = ("mlp", "schnet", "custom")
 LOSSES = ("lora", "vamp1", "vamp2", "vampe", "dpnet", "dpnet-relaxed")
 NESTINGS = ("joint", "sequential", "none")
-SCHEDULES = ("cosine", "plateau", "none")
+SCHEDULES = ("converge", "cosine", "plateau", "none")
 PRECISIONS = ("32", "bf16-mixed")
 DEVICES = ("auto", "cpu", "cuda")
 METHODS = ("reversible", "nonreversible")
@@ -137,6 +137,12 @@ class EncoderConfig(_JSONMixin):
         The lean fused SchNet (default) or schnetpack's reference module.
     lobes : {"shared", "separate"}
         One encoder for x_t and x_t+tau (f = g), or one per side.
+    standardize_output : bool
+        SchNet only: normalise the pooled outputs (BatchNorm with a learned scale: unit variance per function
+        over each training batch, running statistics in evaluation), so that every learned function starts
+        at the scale of the LoRA optimum (``f_i = sqrt(sigma_i) u_i``); see
+        :meth:`mdkoop.nn.encoders.SchNetEncoder.set_output_standardization`. Files written before this field
+        existed load as ``False``.
     """
 
     kind: str = "mlp"
@@ -150,6 +156,7 @@ class EncoderConfig(_JSONMixin):
     pooling: str = "mean"
     implementation: str = "lean"
     lobes: str = "shared"
+    standardize_output: bool = True
 
     def __post_init__(self):
         _choice("encoder", self.kind, ENCODERS)
@@ -169,6 +176,8 @@ class EncoderConfig(_JSONMixin):
         _choice("pooling", self.pooling, POOLINGS)
         _choice("SchNet implementation", self.implementation, IMPLEMENTATIONS)
         _choice("--lobes value", self.lobes, LOBES)
+        if not isinstance(self.standardize_output, bool):
+            raise ConfigError(f"standardize_output must be true or false, got {self.standardize_output!r}.")
 
     @classmethod
     def from_dict(cls, d: dict) -> EncoderConfig:
@@ -179,6 +188,8 @@ class EncoderConfig(_JSONMixin):
         """
         if isinstance(d, dict) and "activation" not in d:
             d = {**d, "activation": LEGACY_MLP_ACTIVATION}
+        if isinstance(d, dict) and "standardize_output" not in d:
+            d = {**d, "standardize_output": False}
         return super().from_dict(d)
 
 
@@ -196,17 +207,28 @@ class TrainConfig(_JSONMixin):
     nesting : {"joint", "sequential", "none"}
         Nesting of the LoRA objective (ignored by the other losses).
     epochs : int
-        Maximum number of epochs.
+        Maximum number of epochs. With ``schedule="converge"`` (default) training usually stops earlier, when
+        the objective has converged; a run that reaches this limit first is recorded as not converged.
     batch_size : int
         Pairs per optimisation step (global batch; split across DDP processes).
     lr, weight_decay : float
         AdamW learning rate and weight decay.
     grad_clip : float
         Gradient-norm clipping threshold (0 disables).
-    schedule : {"cosine", "plateau", "none"}
-        Learning-rate schedule: cosine annealing over the epochs, or reduce-on-plateau of val VAMP-E.
+    schedule : {"converge", "cosine", "plateau", "none"}
+        Learning-rate schedule. ``"converge"``: constant learning rate, halved whenever the epoch-mean
+        training loss stalls for ``plateau_patience`` epochs (improvement below ``tol``); after 3 halvings
+        the next stall ends training as converged (:class:`mdkoop.training.lightning.ConvergenceMonitor`).
+        ``"cosine"``: cosine annealing over exactly ``epochs`` epochs; ``"plateau"``: reduce-on-plateau of
+        validation VAMP-E; ``"none"``: constant.
+    plateau_patience : int
+        Epochs without improvement of the training loss before the learning rate is halved (``"converge"``).
+    tol : float
+        Relative improvement of the epoch-mean training loss that counts (``"converge"``).
     patience : int
-        Early stopping: epochs without improvement of validation VAMP-E (0 disables).
+        Early stopping: epochs without improvement of validation VAMP-E (0 disables, the default: the
+        stopping rule is convergence of the training objective, because a validation split rarely holds
+        enough slow events to judge the slowest process).
     val_fraction : float
         Fraction of the data (whole trajectories, or a contiguous block for one trajectory) held out for validation.
     seed : int
@@ -232,13 +254,15 @@ class TrainConfig(_JSONMixin):
     n_modes: int = 5
     loss: str = "lora"
     nesting: str = "joint"
-    epochs: int = 20
+    epochs: int = 200
     batch_size: int = 384
-    lr: float = 1e-3
+    lr: float = 3e-3
     weight_decay: float = 0.0
     grad_clip: float = 1.0
-    schedule: str = "cosine"
-    patience: int = 10
+    schedule: str = "converge"
+    plateau_patience: int = 3
+    tol: float = 1e-3
+    patience: int = 0
     val_fraction: float = 0.1
     seed: int = 0
     device: str = "auto"
@@ -262,6 +286,8 @@ class TrainConfig(_JSONMixin):
         _positive_float("gradient clipping threshold", self.grad_clip, allow_zero=True)
         _choice("--schedule", self.schedule, SCHEDULES)
         _positive_int("early-stopping patience", self.patience, 0)
+        _positive_int("--plateau-patience", self.plateau_patience)
+        _positive_float("--tol", self.tol)
         ok = isinstance(self.val_fraction, (int, float)) and 0.0 <= self.val_fraction < 0.9
         if not ok:
             raise ConfigError(f"--val-fraction must be in [0, 0.9), got {self.val_fraction!r}.")

@@ -51,12 +51,54 @@ from .model import KoopmanModel
 from .run import _train_and_estimate, estimate_linear_model  # noqa: F401 (estimate_linear_model re-exported)
 from .selection import select_atoms
 
-__all__ = ["KoopmanSVD", "FitPlan", "resolve_device", "in_progress_dir", "IN_PROGRESS_MARKER"]
+__all__ = ["KoopmanSVD", "FitPlan", "resolve_device", "in_progress_dir", "validation_block", "validation_split",
+           "IN_PROGRESS_MARKER"]
 
 log = get_logger("training")
 
 IN_PROGRESS_MARKER = "IN_PROGRESS"
-_SCHNET_KEYS = ("n_atom_basis", "n_interactions", "n_rbf", "cutoff", "pooling", "implementation")
+_SCHNET_KEYS = ("n_atom_basis", "n_interactions", "n_rbf", "cutoff", "pooling", "implementation", "standardize_output")
+
+
+#: length of each held-out validation block, in lag times (the blocks are interleaved through the data)
+VAL_BLOCK_LAGS = 10
+
+
+def validation_block(lag: int, val_fraction: float) -> int:
+    """Chunk length (frames) of the interleaved validation split: ``VAL_BLOCK_LAGS`` lags held out per chunk.
+
+    Parameters
+    ----------
+    lag : int
+        Lag in frames.
+    val_fraction : float
+        Held-out share, in (0, 1).
+
+    Returns
+    -------
+    int
+        ``ceil(VAL_BLOCK_LAGS * lag / val_fraction)`` frames.
+    """
+    return int(np.ceil(VAL_BLOCK_LAGS * int(lag) / float(val_fraction)))
+
+
+def validation_split(lengths, lag: int, val_fraction: float, seed: int) -> dict | None:
+    """The train/validation split of :meth:`KoopmanSVD.fit` (None without validation).
+
+    Whole trajectories when there are enough of them, otherwise interleaved blocks
+    (:func:`validation_block`); see :func:`mdkoop.data.pairs.split_segments`.
+
+    Returns
+    -------
+    dict or None
+        ``{"train": [Segment, ...], "val": [...], "test": []}``.
+    """
+    from ..data.pairs import split_segments
+
+    v = float(val_fraction)
+    if v <= 0:
+        return None
+    return split_segments(lengths, fractions=(1.0 - v, v, 0.0), seed=seed, block=validation_block(lag, v))
 
 
 def in_progress_dir(run_dir: str | Path) -> Path:
@@ -129,7 +171,10 @@ class KoopmanSVD:
         mapping a batch (B, d) -- or, with a ``forward_frames`` method, (B, n_atoms, 3) -- to (B, k - 1).
     loss : {"lora", "vamp1", "vamp2", "vampe", "dpnet", "dpnet-relaxed"}
     nesting : {"joint", "sequential", "none"}
-    epochs, batch_size : int
+    epochs : int
+        Maximum number of epochs; with the default ``schedule="converge"`` training stops when the objective
+        has converged (see :class:`~mdkoop.training.config.TrainConfig`).
+    batch_size : int
     lr : float
     device : {"auto", "cpu", "cuda"}
     timestep : float
@@ -155,13 +200,14 @@ class KoopmanSVD:
         Sub-select atoms of a store (see :func:`mdkoop.training.selection.select_atoms`).
     **options
         Further :class:`~mdkoop.training.config.TrainConfig` fields (``weight_decay``, ``grad_clip``,
-        ``schedule``, ``patience``, ``devices``, ``num_nodes``, ``precision``, ``method``,
+        ``schedule``, ``plateau_patience``, ``tol``, ``patience``, ``devices``, ``num_nodes``, ``precision``, ``method``,
         ``checkpoint_every``) and SchNet fields of :class:`~mdkoop.training.config.EncoderConfig`
-        (``n_atom_basis``, ``n_interactions``, ``n_rbf``, ``cutoff``, ``pooling``, ``implementation``).
+        (``n_atom_basis``, ``n_interactions``, ``n_rbf``, ``cutoff``, ``pooling``, ``implementation``,
+        ``standardize_output``).
     """
 
     def __init__(self, lagtime=1, n_modes: int = 5, encoder="mlp", loss: str = "lora", nesting: str = "joint",
-                 epochs: int = 20, batch_size: int = 256, lr: float = 1e-3, device: str = "auto",
+                 epochs: int = TrainConfig.epochs, batch_size: int = 256, lr: float = TrainConfig.lr, device: str = "auto",
                  timestep: float = 1.0, seed: int = 0, hidden=(64, 64), lobes: str = "shared",
                  val_fraction: float = 0.1, run_dir=None, resume: bool = False, overwrite: bool = False,
                  progress: bool = False, select: str | None = None, callbacks=None, activation: str = "tanh",
@@ -271,7 +317,7 @@ class KoopmanSVD:
         ------
         ConfigError, LagError, DeviceError, OutputExistsError, InputError
         """
-        from ..data.pairs import TimeLaggedPairs, split_segments
+        from ..data.pairs import TimeLaggedPairs
         from ..units import lag_to_frames
 
         kind = self._encoder_kind()
@@ -291,7 +337,7 @@ class KoopmanSVD:
             raise ConfigError("--precision bf16-mixed is for GPUs; on CPU use --precision 32.")
 
         v = float(tcfg.val_fraction)
-        segs = split_segments(lengths, fractions=(1.0 - v, v, 0.0), seed=tcfg.seed) if v > 0 else None
+        segs = validation_split(lengths, lag, v, tcfg.seed)
         try:
             train_pairs = TimeLaggedPairs(lengths, lag, segments=None if segs is None else segs["train"])
         except LagError as exc:

@@ -39,6 +39,7 @@ __all__ = [
     "KoopmanLitModule",
     "ThroughputCallback",
     "ProgressBar",
+    "ConvergenceMonitor",
 ]
 
 log = get_logger("training")
@@ -268,6 +269,76 @@ class ThroughputCallback(pl.Callback):
         pl_module.log("pairs_per_s", n / dt, prog_bar=True, on_step=True, on_epoch=False, batch_size=batch[0].shape[0])
 
 
+class ConvergenceMonitor(pl.Callback):
+    """Train until the objective has converged: halve the learning rate on plateaus, stop after the last one.
+
+    After every training epoch the pair-weighted mean training loss ``L`` is compared with the best so far.
+    An epoch improves when ``L < best - tol * max(1, |best|)``. After ``patience`` epochs without
+    improvement the learning rate of every parameter group is halved; after ``n_decays`` halvings the
+    next plateau stops training and the run is *converged*. Reaching the epoch limit first leaves it
+    not converged (:attr:`converged` False), which the fit records and reports.
+
+    Parameters
+    ----------
+    patience : int
+        Epochs without improvement before a halving (or the stop).
+    tol : float
+        Relative improvement that counts (of ``max(1, |best|)``, in loss units).
+    n_decays : int
+        Halvings before the stop: the final learning rate is ``lr / 2**n_decays``.
+
+    Attributes
+    ----------
+    converged : bool
+    history : list of float
+        Mean training loss per epoch.
+    """
+
+    def __init__(self, patience: int = 3, tol: float = 1e-3, n_decays: int = 3):
+        self.patience, self.tol, self.n_decays = int(patience), float(tol), int(n_decays)
+        self.best = math.inf
+        self.bad = 0
+        self.decays = 0
+        self.converged = False
+        self.history: list[float] = []
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        loss = float(pl_module.epoch_loss)
+        if trainer.world_size > 1:  # the same decision on every process
+            t = torch.tensor([loss], dtype=torch.float64, device=pl_module.device)
+            loss = float(trainer.strategy.reduce(t, reduce_op="mean"))
+        self.history.append(loss)
+        if not math.isfinite(loss):
+            return
+        if not math.isfinite(self.best) or loss < self.best - self.tol * max(1.0, abs(self.best)):
+            self.best, self.bad = loss, 0
+            return
+        self.bad += 1
+        if self.bad < self.patience:
+            return
+        self.bad = 0
+        if self.decays >= self.n_decays:
+            self.converged = True
+            trainer.should_stop = True
+            log.info("converged after %d epochs (training loss %.5f)", trainer.current_epoch + 1, self.best)
+            return
+        self.decays += 1
+        for opt in trainer.optimizers:
+            for group in opt.param_groups:
+                group["lr"] = 0.5 * group["lr"]
+        log.info("epoch %d: training loss %.5f has stalled; learning rate halved (%d/%d)",
+                 trainer.current_epoch + 1, loss, self.decays, self.n_decays)
+
+    def state_dict(self) -> dict:
+        return {"best": self.best, "bad": self.bad, "decays": self.decays, "converged": self.converged,
+                "history": list(self.history)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best, self.bad = float(state["best"]), int(state["bad"])
+        self.decays, self.converged = int(state["decays"]), bool(state["converged"])
+        self.history = [float(v) for v in state["history"]]
+
+
 class KoopmanLitModule(pl.LightningModule):
     """Lightning module: encoder(s) + Koopman SVD loss.
 
@@ -321,7 +392,14 @@ class KoopmanLitModule(pl.LightningModule):
     def on_train_epoch_start(self):
         if not getattr(self, "_restored_train_mom", False):
             self._train_mom = MomentSums()
+            self._epoch_loss = [0.0, 0.0]
         self._restored_train_mom = False
+
+    @property
+    def epoch_loss(self) -> float:
+        """Pair-weighted mean training loss of the current epoch (NaN before its first batch)."""
+        total, n = getattr(self, "_epoch_loss", (0.0, 0.0))
+        return total / n if n > 0 else float("nan")
 
     def training_step(self, batch, batch_idx):
         x_t, x_tau = batch
@@ -333,6 +411,11 @@ class KoopmanLitModule(pl.LightningModule):
                 f"(epoch {self.current_epoch}, batch {batch_idx}). {NONFINITE_HINT}{self.ckpt_dir!r}."
             )
         self._train_mom.update(f, g)
+        acc = getattr(self, "_epoch_loss", None)
+        if acc is None:
+            acc = self._epoch_loss = [0.0, 0.0]
+        acc[0] += float(loss.detach()) * x_t.shape[0]
+        acc[1] += float(x_t.shape[0])
         self.log("train_loss", loss.detach(), prog_bar=True, on_step=True, on_epoch=True, batch_size=x_t.shape[0], sync_dist=False)
         return loss
 
@@ -370,11 +453,15 @@ class KoopmanLitModule(pl.LightningModule):
     # ---- checkpoint extras: training-epoch moments (for VAMP-E after a mid-epoch resume) -------------------
     def on_save_checkpoint(self, checkpoint):
         checkpoint["mdkoop_train_moments"] = self._train_mom.state()
+        total, n = getattr(self, "_epoch_loss", (0.0, 0.0))
+        checkpoint["mdkoop_epoch_loss"] = torch.tensor([total, n], dtype=torch.float64)
 
     def on_load_checkpoint(self, checkpoint):
         if "mdkoop_train_moments" in checkpoint:
             self._train_mom = MomentSums.from_state(checkpoint["mdkoop_train_moments"])
             self._restored_train_mom = True
+        if "mdkoop_epoch_loss" in checkpoint:
+            self._epoch_loss = [float(v) for v in checkpoint["mdkoop_epoch_loss"]]
 
     # ---- optimisation --------------------------------------------------------------------------------------
     def configure_optimizers(self):

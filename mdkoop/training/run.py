@@ -59,6 +59,17 @@ def _quiet_lightning(verbose: bool):
                 logging.getLogger(n).setLevel(lv)
 
 
+#: frames used to set the SchNet output standardisation (evenly spread over the training pairs)
+N_STANDARDIZATION_FRAMES = 1024
+
+
+def _standardization_frames(plan: FitPlan) -> torch.Tensor:
+    """Positions (n, n_atoms, 3) nm of up to N_STANDARDIZATION_FRAMES training frames, evenly spread."""
+    first = plan.train_pairs.indices[:, 0]
+    take = np.unique(first[np.linspace(0, len(first) - 1, min(len(first), N_STANDARDIZATION_FRAMES)).astype(np.int64)])
+    return torch.as_tensor(np.array(plan.source.frames(take), dtype=np.float32))
+
+
 def _fit_or_raise(trainer, module, train_loader, val_loader, plan: FitPlan, ckpt_dir: Path) -> None:
     """``trainer.fit``, resuming from ``plan.resume_ckpt`` (loaded with ``weights_only=True``)."""
     trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
@@ -79,7 +90,13 @@ def _train_and_estimate_quiet(est: KoopmanSVD, plan: FitPlan, workdir: Path) -> 
     from pytorch_lightning.loggers import CSVLogger
 
     from ..objectives.losses import make_loss
-    from .lightning import KoopmanLitModule, ProgressBar, ResumableLoader, ThroughputCallback
+    from .lightning import (
+        ConvergenceMonitor,
+        KoopmanLitModule,
+        ProgressBar,
+        ResumableLoader,
+        ThroughputCallback,
+    )
 
     cfg = plan.config
     tc, ec = cfg.train, cfg.encoder
@@ -99,6 +116,11 @@ def _train_and_estimate_quiet(est: KoopmanSVD, plan: FitPlan, workdir: Path) -> 
             for enc in (enc_f, enc_g):
                 if enc is not None:
                     enc.set_standardization(allx)
+        if ec.kind == "schnet" and ec.standardize_output:
+            frames = _standardization_frames(plan)
+            for enc in (enc_f, enc_g):
+                if enc is not None:
+                    enc.set_output_standardization(frames)
     loss_kw = {"nesting": tc.nesting} if tc.loss == "lora" else {}
     loss = make_loss(tc.loss, **loss_kw)
     ckpt_dir = workdir / "checkpoints"
@@ -113,6 +135,10 @@ def _train_and_estimate_quiet(est: KoopmanSVD, plan: FitPlan, workdir: Path) -> 
     step_ckpt = ModelCheckpoint(dirpath=ckpt_dir, filename="step-{step}", every_n_train_steps=tc.checkpoint_every,
                                 save_top_k=0, save_last=True, enable_version_counter=False)
     callbacks = [step_ckpt, ThroughputCallback(), *est.callbacks]
+    monitor = None
+    if tc.schedule == "converge":
+        monitor = ConvergenceMonitor(patience=tc.plateau_patience, tol=tc.tol)
+        callbacks.append(monitor)
     best_ckpt = None
     if has_val:
         best_ckpt = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_vampe", mode="max", save_top_k=1,
@@ -158,15 +184,31 @@ def _train_and_estimate_quiet(est: KoopmanSVD, plan: FitPlan, workdir: Path) -> 
     est.val_history = list(module.val_history)
     if trainer.global_rank != 0:
         return None  # only rank 0 estimates and writes
-    if best_ckpt is not None and best_ckpt.best_model_path and Path(best_ckpt.best_model_path).is_file():
+    module.cpu().eval()
+    linear = _estimate_or_raise(module, plan, tc, ckpt_dir)
+    training = _training_record(trainer, monitor, tc)
+    validation = validation_record(plan, linear, best_ckpt)
+    if validation["selects_checkpoint"]:
         state = torch.load(best_ckpt.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
         module.load_state_dict(state)
+        module.cpu().eval()
         log.info("using the checkpoint with the best validation VAMP-E (%.4f)", float(best_ckpt.best_model_score))
-    module.cpu().eval()
-    enc_f = module.encoder_f
-    enc_g = module.encoder_g
+        linear = _estimate_or_raise(module, plan, tc, ckpt_dir)
+    if validation["note"]:
+        log.warning("%s", validation["note"])
+    if not training["converged"] and tc.schedule == "converge":
+        log.warning("training reached the limit of %d epochs while the objective was still improving: the model "
+                    "may be unconverged. Train longer (--epochs) or raise --lr.", tc.epochs)
+    enc_f, enc_g = module.encoder_f, module.encoder_g
+    extra = {"config": cfg.to_dict(), "val_vampe_history": est.val_history, "training": training,
+             "validation": validation}
+    return KoopmanModel(enc_f, enc_g, linear, ec, n_modes=tc.n_modes, lagtime=tc.lagtime, timestep=plan.timestep,
+                        time_unit=plan.time_unit, atoms=plan.atoms, extra=extra)
+
+
+def _estimate_or_raise(module, plan: FitPlan, tc: TrainConfig, ckpt_dir: Path):
     try:
-        linear = estimate_linear_model(enc_f, enc_g, plan.source, plan.train_pairs, tc)
+        return estimate_linear_model(module.encoder_f, module.encoder_g, plan.source, plan.train_pairs, tc)
     except MdkoopError as exc:
         raise TrainingError(
             f"Training finished, but no Koopman model can be estimated from the learned functions: {exc} "
@@ -174,9 +216,53 @@ def _train_and_estimate_quiet(est: KoopmanSVD, plan: FitPlan, workdir: Path) -> 
             "check that the trajectories actually move (not a single repeated frame), or use fewer --modes. "
             f"The checkpoints are kept in {str(ckpt_dir)!r}."
         ) from exc
-    extra = {"config": cfg.to_dict(), "val_vampe_history": est.val_history}
-    return KoopmanModel(enc_f, enc_g, linear, ec, n_modes=tc.n_modes, lagtime=tc.lagtime, timestep=plan.timestep,
-                        time_unit=plan.time_unit, atoms=plan.atoms, extra=extra)
+
+
+def _training_record(trainer, monitor, tc: TrainConfig) -> dict:
+    """How training ended, for ``model.json`` (``extra.training``)."""
+    epochs = int(trainer.current_epoch)
+    if monitor is None:
+        return {"schedule": tc.schedule, "epochs": epochs, "converged": None, "stop": "fixed budget",
+                "loss_history": None}
+    stop = "converged" if monitor.converged else ("epoch limit" if epochs >= tc.epochs else "stopped early")
+    return {"schedule": tc.schedule, "epochs": epochs, "converged": bool(monitor.converged), "stop": stop,
+            "loss_history": [round(v, 6) for v in monitor.history]}
+
+
+#: a validation split judges a process only if it spans at least this many of its timescales
+MIN_VAL_SPAN_TIMESCALES = 10.0
+
+
+def validation_record(plan: FitPlan, linear, best_ckpt) -> dict:
+    """Can the validation split judge the slowest process? Decide whether to use the best checkpoint.
+
+    The validation pairs cover ``span`` frames in all; the slowest process of the trained model relaxes
+    on its implied timescale ``t1`` (frames). A split that spans fewer than :data:`MIN_VAL_SPAN_TIMESCALES`
+    of them holds too few independent events of that process for a validation score to rank
+    checkpoints by it, so the final weights are kept instead.
+
+    Returns
+    -------
+    dict
+        ``span_frames``, ``slowest_its_frames``, ``can_judge`` (bool or None without validation),
+        ``selects_checkpoint`` (bool) and ``note`` (a sentence for the log, or "").
+    """
+    if plan.val_pairs is None:
+        return {"span_frames": 0, "slowest_its_frames": None, "can_judge": None, "selects_checkpoint": False,
+                "note": ""}
+    span = int(sum(len(seg) for seg in plan.val_pairs.segments))
+    ts = np.asarray(linear.timescales(1), dtype=np.float64)
+    t1 = float(ts[0]) / float(plan.config.train.timestep) if ts.size and np.isfinite(ts[0]) else float("inf")
+    can = bool(span >= MIN_VAL_SPAN_TIMESCALES * t1)
+    has_best = bool(best_ckpt is not None and best_ckpt.best_model_path and Path(best_ckpt.best_model_path).is_file())
+    note = ""
+    if not can:
+        note = (f"the validation split spans {span} frames, fewer than {MIN_VAL_SPAN_TIMESCALES:g} times the slowest "
+                f"implied timescale ({t1:.4g} frames): it holds too few events to judge the slowest process, so the "
+                "final weights are kept (no best-checkpoint selection). "
+                "More data, or --val-fraction 0, avoids the split.")
+    return {"span_frames": span, "slowest_its_frames": t1 if np.isfinite(t1) else None, "can_judge": can,
+            "selects_checkpoint": bool(can and has_best), "note": note}
 
 
 @torch.no_grad()

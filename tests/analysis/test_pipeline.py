@@ -98,19 +98,18 @@ def test_rmsd_known_answer(run):
 
 def test_reestimation_at_training_lag_reproduces_model(run):
     """Features on the training split (as the trainer used it) -> the model's own timescales."""
-    from mdkoop.data.pairs import split_segments
+    from mdkoop.training.estimator import validation_split
 
     m = run["model"]
     cfg = json.loads((run["run"] / "config.json").read_text())["train"]
     st = run["store"]
-    segs = split_segments(st.trajectory_lengths, fractions=(1 - cfg["val_fraction"], cfg["val_fraction"], 0.0),
-                          seed=cfg["seed"])["train"]
+    segs = validation_split(st.trajectory_lengths, cfg["lagtime"], cfg["val_fraction"], cfg["seed"])["train"]
     feats = m.features(st)
     train = [feats[g.traj][g.start:g.stop] for g in segs]
     r = its_vs_lag(train, [m.lagtime], timestep_ps=st.timestep_ps, fit=linear_fit(m.linear.reversible),
                    n_bootstrap=0)
     k = len(m.timescales())
-    assert np.allclose(r.timescales_ps[0, :k], m.timescales(), rtol=1e-6)
+    assert np.allclose(r.timescales_ps[0, :k], m.timescales(), rtol=1e-5)  # float32 encoder outputs, batched differently
     # VAMP-2 of the model on its own training features: 1 + sum sigma^2 (up to the time-symmetrisation)
     sc = vamp_scores(m.linear, train, m.lagtime)
     assert sc["vamp2"] == pytest.approx(1.0 + np.sum(m.singular_values**2), rel=0.02)

@@ -101,3 +101,19 @@ def test_split_deterministic_and_seeded():
     assert no_val["val"] == [] and no_val["test"]
     with pytest.raises(ConfigError):
         split_segments(lengths, (0.0, 0.5, 0.5))
+
+
+def test_block_split_interleaves_held_out_parts_through_each_trajectory():
+    lengths = [1000, 430]
+    sp = split_segments(lengths, (0.9, 0.1, 0.0), block=100)
+    tr, va = _frames(sp["train"]), _frames(sp["val"])
+    assert not (tr & va) and len(tr | va) == sum(lengths)
+    assert len(sp["val"]) == 10 + 4  # one held-out block per chunk of ~100 frames
+    assert all(len(s) == 10 for s in sp["val"] if s.traj == 0)
+    starts = [s.start for s in sp["val"] if s.traj == 0]
+    assert starts[0] == 90 and starts[-1] == 990  # spread over the whole trajectory, not only its end
+    assert abs(len(va) / sum(lengths) - 0.1) < 0.01
+    # a trajectory shorter than a block keeps one [train | val] cut; block=None is the plain split
+    assert split_segments([60, 60], (0.9, 0.1, 0.0), block=500) == split_segments([60, 60], (0.9, 0.1, 0.0))
+    with pytest.raises(ConfigError, match="block"):
+        split_segments([60, 60], (0.9, 0.1, 0.0), block=0)

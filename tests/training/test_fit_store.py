@@ -56,10 +56,11 @@ def test_model_from_run_dir(cli_run, cln025_store, cln025_pdb, tmp_path):
     for a, b in zip(cvs, back.transform(cln025_store)):
         np.testing.assert_array_equal(a, b)
     # transform on the training data equals the features the estimation used: re-estimate from features()
-    from mdkoop.data.pairs import TimeLaggedPairs, split_segments
+    from mdkoop.data.pairs import TimeLaggedPairs
+    from mdkoop.training.estimator import validation_split
 
     F = np.concatenate(model.features(cln025_store))
-    segs = split_segments(cln025_store.trajectory_lengths, fractions=(0.9, 0.1, 0.0), seed=0)
+    segs = validation_split(cln025_store.trajectory_lengths, 2, 0.1, 0)
     pairs = TimeLaggedPairs(cln025_store.trajectory_lengths, 2, segments=segs["train"]).indices
     from mdkoop.estimation.model import LinearKoopmanModel
 
