@@ -85,20 +85,23 @@ def _timescale_table(summary: dict) -> str:
     ev = summary.get("eigenvalues") or []
     conf = summary.get("confidence")
     ci_head = f"{int(round(100 * conf))}% CI (ps)" if conf else "CI (ps)"
+    resolved = summary.get("resolved") or []
     rows = []
     for i in range(max(len(ts), len(sv))):
         t = ts[i] if i < len(ts) else None
+        state = "—" if i >= len(resolved) else ("yes" if resolved[i] else "no (faster than the lag, or value ~0)")
         ci = "—" if (i >= len(lo) or lo[i] is None or hi[i] is None) else f"{_fmt(lo[i])} – {_fmt(hi[i])}"
         ev_i = ev[i] if i < len(ev) else None
         if isinstance(ev_i, dict):
             ev_i = complex(ev_i.get("real", 0.0), ev_i.get("imag", 0.0))
         rows.append(
             f"<tr><td>{i + 1}</td><td>{_fmt(t)}</td><td>{'—' if t is None else format_time_ps(t)}</td>"
-            f"<td>{ci}</td><td>{_fmt(sv[i] if i < len(sv) else None)}</td><td>{_fmt(ev_i)}</td></tr>"
+            f"<td>{ci}</td><td>{_fmt(sv[i] if i < len(sv) else None)}</td><td>{_fmt(ev_i)}</td>"
+            f"<td>{html.escape(state)}</td></tr>"
         )
     return (
         "<table><tr><th>process</th><th>timescale (ps)</th><th>readable</th>"
-        f"<th>{ci_head}</th><th>singular value</th><th>eigenvalue</th></tr>{''.join(rows)}</table>"
+        f"<th>{ci_head}</th><th>singular value</th><th>eigenvalue</th><th>resolved</th></tr>{''.join(rows)}</table>"
     )
 
 

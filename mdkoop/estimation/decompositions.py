@@ -23,6 +23,7 @@ from mdkoop.errors import InputError
 
 __all__ = [
     "inv_sqrt_split", "CCAResult", "EigenResult", "cca", "edmd", "reversible", "svd_koopman", "implied_timescales",
+    "resolved_modes", "MIN_RESOLVED_VALUE",
 ]
 
 
@@ -301,3 +302,34 @@ def implied_timescales(eigenvalues: np.ndarray, lagtime: float, timestep: float 
         ln = np.log(np.minimum(a, 1.0))
         out = np.where(a >= 1.0, np.inf, np.where(a <= 0.0, 0.0, -float(lagtime) * float(timestep) / np.where(ln == 0, -1.0, ln)))
     return out.astype(np.float64)
+
+
+#: singular or eigen values below this are "near zero": their functions carry no resolved process
+MIN_RESOLVED_VALUE = 0.05
+
+
+def resolved_modes(values: np.ndarray, timescales: np.ndarray, lagtime: float) -> np.ndarray:
+    """Which modes describe a resolved process: implied timescale above the lag, value clearly above zero.
+
+    A process faster than the lag has decayed by more than ``1/e`` within one lag (``|lambda| < e^-1``): the
+    model cannot resolve it, and its timescale is an artefact of the lag. A singular or eigen value near zero
+    (below :data:`MIN_RESOLVED_VALUE`) means the function is uncorrelated over the lag: it is noise, not a CV.
+
+    Parameters
+    ----------
+    values : array-like (r,), float or complex
+        Singular values or eigenvalues of the learned modes (the constant excluded), slowest first.
+    timescales : array-like (r,), float
+        Their implied timescales, in the units of ``lagtime``.
+    lagtime : float
+        The lag, in the same units as ``timescales``.
+
+    Returns
+    -------
+    ndarray (r,) bool
+    """
+    v = np.abs(np.asarray(values))
+    t = np.asarray(timescales, dtype=np.float64)
+    if v.shape != t.shape:
+        raise InputError(f"values {v.shape} and timescales {t.shape} must have the same shape.")
+    return (t > float(lagtime)) & (v >= MIN_RESOLVED_VALUE)

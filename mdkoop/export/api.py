@@ -296,7 +296,7 @@ def export_model(model, out: str | os.PathLike, format: str = "torchscript", cvs
         Output directory (created; must not exist unless ``overwrite``).
     format : {"torchscript", "plumed", "openmm"}
     cvs : str or sequence of int, optional
-        1-based CV numbers (``"1,2"``); default all CVs that ``transform`` returns.
+        1-based CV numbers (``"1,2"``); default: the CVs of resolved processes (:func:`default_cvs`).
     kind : {"singular", "eigen"}, optional
         Default: the kind ``transform`` uses by default.
     overwrite : bool
@@ -326,6 +326,31 @@ def export_model(model, out: str | os.PathLike, format: str = "torchscript", cvs
     return export_spec(spec, out, format=format, cvs=cvs, overwrite=overwrite)
 
 
+def default_cvs(spec: ExportSpec) -> list[int]:
+    """The CVs exported when none are named: those of resolved processes (1-based).
+
+    A CV is resolved when its implied timescale exceeds the lag and its singular/eigen value is clearly
+    above zero (:func:`mdkoop.estimation.decompositions.resolved_modes`). Without timescales (array data in
+    frames) every CV counts as resolved; when none is resolved, CV 1 alone is exported, with a warning.
+    """
+    n = spec.n_available
+    if spec.values is None or spec.timescales_ps is None or spec.lagtime_ps is None:
+        return list(range(1, n + 1))
+    from ..estimation.decompositions import MIN_RESOLVED_VALUE, resolved_modes
+
+    ok = resolved_modes(np.asarray(spec.values)[:n], np.asarray(spec.timescales_ps)[:n], spec.lagtime_ps)
+    chosen = [i + 1 for i in range(n) if ok[i]]
+    dropped = [i + 1 for i in range(n) if not ok[i]]
+    if dropped:
+        log.warning("CV(s) %s are left out: their processes are not resolved (implied timescale below the lag of "
+                    "%g ps, or a value below %g). Name them with --cvs to export them anyway.",
+                    ",".join(map(str, dropped)), spec.lagtime_ps, MIN_RESOLVED_VALUE)
+    if not chosen:
+        log.warning("no CV of this model is resolved; exporting CV 1 only")
+        chosen = [1]
+    return chosen
+
+
 def export_spec(spec: ExportSpec, out: str | os.PathLike, format: str = "torchscript", cvs=None,
                 overwrite: bool = False) -> Path:
     """Write an :class:`ExportSpec` in ``format`` to the directory ``out`` (see :func:`export_model`)."""
@@ -333,7 +358,7 @@ def export_spec(spec: ExportSpec, out: str | os.PathLike, format: str = "torchsc
         raise ConfigError(f"Unknown export format {format!r}; choose one of {', '.join(FORMATS)} (--format).")
     _check_kind(spec.kind)
     check_output_dir(out, overwrite, "export directory")
-    chosen = parse_cvs(cvs, spec.n_available)
+    chosen = parse_cvs(cvs, spec.n_available) if cvs is not None else default_cvs(spec)
     sel = [c - 1 for c in chosen]
     weight = np.asarray(spec.weight)
     bias = np.asarray(spec.bias)

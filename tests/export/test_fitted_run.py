@@ -38,7 +38,8 @@ def test_cli_export_all_formats_reload_without_mdkoop(fitted_run, adk_frames, tm
     n_cv = fitted_run["cvs"].shape[1]
     files = []
     for fmt in ("torchscript", "plumed", "openmm"):
-        assert main(["-q", "export", str(run), "--format", fmt, "--out", str(tmp_path / fmt)]) == 0
+        all_cvs = ",".join(str(c) for c in range(1, n_cv + 1))  # also the unresolved ones (see below)
+        assert main(["-q", "export", str(run), "--format", fmt, "--out", str(tmp_path / fmt), "--cvs", all_cvs]) == 0
         meta = json.loads((tmp_path / fmt / "metadata.json").read_text())
         assert meta["atom_indices"] == model.atoms["indices"] and meta["atom_names"] == model.atoms["names"]
         assert meta["cvs"] == list(range(1, n_cv + 1)) and meta["kind"] == "singular"
@@ -53,14 +54,14 @@ def test_cli_export_all_formats_reload_without_mdkoop(fitted_run, adk_frames, tm
     expected = fitted_run["cvs"][: len(xyz)]
     for k, f in enumerate(files):
         cols = [res["meta"][k]["openmm_cv"] - 1] if f.name.startswith("cv_") and f.name != "cv_model.pt" else list(range(n_cv))
-        np.testing.assert_allclose(res["out"][k], expected[:, cols], atol=1e-4, err_msg=str(f))
+        np.testing.assert_allclose(res["out"][k], expected[:, cols], atol=1e-3, err_msg=str(f))  # float32 rounding, amplified by the output standardisation
 
     # autograd gradients of the PLUMED model (from the fresh process) against finite differences
     idx = np.asarray(model.atoms["indices"])
     m = torch.jit.load(str(files[1]))
     for j in range(n_cv):
         check_gradient(lambda x, j=j: m(torch.tensor(x.reshape(1, -1), dtype=torch.float32))[0, j],
-                       xyz[0, idx], res["grad"][1][j].reshape(-1, 3))
+                       xyz[0, idx], res["grad"][1][j].reshape(-1, 3), h=2e-3)  # float32 CVs: a wider step
 
 
 def test_cli_plumed_dat_matches_run(fitted_run, tmp_path):
@@ -95,7 +96,7 @@ def test_eigen_kind_and_strided_ranges(fitted_run, tmp_path, monkeypatch):
     m = torch.jit.load(str(out / "cv_model.pt"))
     pos = np.asarray(fitted_run["store"].trajectory(0)[:5])
     expected = model.transform(pos, kind="eigen")[0][:, :1]
-    np.testing.assert_allclose(m(torch.tensor(pos)).detach().numpy(), expected, atol=1e-4)
+    np.testing.assert_allclose(m(torch.tensor(pos)).detach().numpy(), expected, atol=1e-3)
 
 
 def test_cli_topology_option_uses_residue_matching(fitted_run, mdatests, tmp_path):
@@ -106,3 +107,22 @@ def test_cli_topology_option_uses_residue_matching(fitted_run, mdatests, tmp_pat
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["atom_indices"] == fitted_run["model"].atoms["indices"]
     assert meta["topology"]["name"] == "adk.psf" and meta["topology"]["trained_on"]["name"] == "adk.psf"
+
+
+def test_default_export_leaves_out_unresolved_cvs(fitted_run, caplog):
+    import dataclasses
+    import logging
+
+    from mdkoop.export.api import default_cvs, spec_from_model
+
+    spec = spec_from_model(fitted_run["model"])
+    lag = spec.lagtime_ps
+    n = spec.n_available
+    ts = np.array([10 * lag, 3 * lag, 0.5 * lag][:n])
+    vals = np.array([0.9, 0.02, 0.2][:n])
+    with caplog.at_level(logging.WARNING, logger="mdkoop"):
+        chosen = default_cvs(dataclasses.replace(spec, timescales_ps=ts, values=vals))
+    assert chosen == [1]  # CV 2: value ~0; CV 3: faster than the lag
+    assert "left out" in caplog.text and "--cvs" in caplog.text
+    assert default_cvs(dataclasses.replace(spec, timescales_ps=ts * 0.1, values=vals)) == [1]  # none: CV 1
+    assert default_cvs(dataclasses.replace(spec, timescales_ps=None)) == list(range(1, n + 1))
