@@ -38,6 +38,7 @@ COMMANDS = {
     "ground_truth": f"OMP_NUM_THREADS=1 {PY} benchmarks/bench_ground_truth.py",
     "inference": f"OMP_NUM_THREADS=1 {PY} benchmarks/bench_inference.py --repeats 3 --frames 512 --single 64",
     "peers": f"OMP_NUM_THREADS=1 {PY} benchmarks/bench_peers.py",
+    "lora_diagnosis_cln025": f"OMP_NUM_THREADS=2 {PY} benchmarks/diagnose_lora.py --system cln025",
     "ground_truth_quick": f"OMP_NUM_THREADS=1 {PY} benchmarks/bench_ground_truth.py --quick",
     "inference_quick": f"OMP_NUM_THREADS=1 {PY} benchmarks/bench_inference.py --quick",
     "peers_quick": f"OMP_NUM_THREADS=1 {PY} benchmarks/bench_peers.py --quick",

@@ -21,6 +21,7 @@ from _results_base import (
 )
 from _results_ground_truth import ground_truth_rows
 from _results_inference import inference_rows
+from _results_lora import lora_diagnosis_rows
 from _results_peers import peers_rows
 from _results_training import _runs, _training_doc, training_rows
 
@@ -336,6 +337,7 @@ def build_rows(docs: dict, errors: dict | None = None, prefix: str = "results") 
         stability_rows,
         ground_truth_rows,
         peers_rows,
+        lora_diagnosis_rows,
         inference_rows,
         gpu_rows,
     ):

@@ -64,20 +64,21 @@ PART = "peers_cln025_part"  # the CLN025 half of a parallel run, merged and remo
 
 
 # --------------------------------------------------------------------------- data
-def ala2_dir(ns: float, seed: int) -> Path:
-    """Where ``mdkoop simulate ala2 --ns ns --seed seed --save-every 1`` is kept."""
-    return WORK / "ala2" / f"ns{ns:g}_T340_seed{seed}"
+def ala2_dir(ns: float, seed: int, temperature: float = 340) -> Path:
+    """Where ``mdkoop simulate ala2 --ns ns --seed seed --temperature T --save-every 1`` is kept."""
+    return WORK / "ala2" / f"ns{ns:g}_T{temperature:g}_seed{seed}"
 
 
-def ensure_ala2(ns: float, seeds: tuple[int, ...]) -> list[Path]:
+def ensure_ala2(ns: float, seeds: tuple[int, ...], temperature: float = 340) -> list[Path]:
     """Simulate the missing alanine-dipeptide trajectories, all at once (one OpenMM thread each)."""
-    dirs = [ala2_dir(ns, s) for s in seeds]
+    dirs = [ala2_dir(ns, s, temperature) for s in seeds]
     procs = []
     for d, s in zip(dirs, seeds):
         if (d / "trajectory.xtc").is_file() and (d / "metadata.json").is_file():
             continue
         d.parent.mkdir(parents=True, exist_ok=True)
         cmd = [str(ROOT / ".venv" / "bin" / "mdkoop"), "simulate", "ala2", "--ns", f"{ns:g}", "--seed", str(s),
+               "--temperature", f"{temperature:g}",
                "--save-every", "1", "--threads", "1", "--out", str(d), "--no-progress", "--overwrite"]
         print("simulating:", " ".join(cmd[1:]), flush=True)
         procs.append((d, subprocess.Popen(cmd, cwd=ROOT)))

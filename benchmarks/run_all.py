@@ -112,6 +112,10 @@ BENCHES = (
         "inference_quick",
     ),
     Bench("peers", "bench_peers.py", "peers", (), ("--quick",), 3000, "peers_quick"),
+    Bench("lora_diagnosis", "diagnose_lora.py", "lora_diagnosis_cln025",
+          ("--system", "cln025", "--only", "old defaults", "defaults, 20 epochs", "defaults, 20 epochs, --loss vamp2",
+           "MLP on descriptors (defaults)"),
+          ("--system", "rare", "--only", "MLP on descriptors (defaults)"), 3600, "lora_diagnosis_rare"),
 )
 
 

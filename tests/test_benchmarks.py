@@ -318,6 +318,7 @@ def test_run_all_help_and_dry_run(tmp_path):
         "ground_truth",
         "inference",
         "peers",
+        "lora_diagnosis",
     ]
 
 
@@ -599,3 +600,21 @@ def test_peers_rows(tmp_path):
     docs, errors = mr.load_results(res)
     quick = rp.peers_rows(mr.Context(docs, errors))
     assert "quick smoke run" in quick[0].note
+
+
+def test_lora_diagnosis_rows_from_a_synthetic_json():
+    from _results_base import Context
+    from _results_lora import NAME, lora_diagnosis_rows
+
+    run = {"judge_test_vamp2": 2.6, "slowest_its_ps": 300.0, "epochs": 20, "wall_s": 310.0}
+    doc = {"machine": {"utc": "2026-12-02T00:00:00+00:00"},
+           "reference": {"tica_ca_distances": {"judge_test_vamp2": 2.53},
+                         "vampnet_mlp_ca_distances": [{"judge_test_vamp2": 2.52}, {"judge_test_vamp2": 2.55}]},
+           "experiments": {"old defaults": {"runs": [{**run, "judge_test_vamp2": 1.47}]},
+                           "defaults, 20 epochs": {"runs": [run]}}}
+    rows = lora_diagnosis_rows(Context({NAME: doc}))
+    assert [r.status for r in rows] == ["reported", "met"]
+    assert "1.470" in rows[0].measured and "2.600" in rows[1].measured and "2.550" in rows[1].goal
+    doc["experiments"]["defaults, 20 epochs"]["runs"][0]["judge_test_vamp2"] = 2.5
+    assert lora_diagnosis_rows(Context({NAME: doc}))[1].status == "NOT met"
+    assert lora_diagnosis_rows(Context({}))[0].status == "not measured"
