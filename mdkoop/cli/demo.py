@@ -7,7 +7,7 @@ def register(sub):
     """Add the ``demo`` sub-command."""
     p = sub.add_parser(
         "demo",
-        help="run the whole job on the bundled CLN025 sample (CPU, ~5 min)",
+        help="run the whole job on the bundled CLN025 sample (CPU, a few minutes)",
         description="Prepare the bundled CLN025 sample, fit a small SchNet Koopman model with the nested-LoRA "
         "objective, analyse it (implied timescales, CK test, report.html) and export the CVs to PLUMED.",
     )
