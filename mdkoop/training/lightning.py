@@ -399,7 +399,7 @@ class KoopmanLitModule(pl.LightningModule):
     def epoch_loss(self) -> float:
         """Pair-weighted mean training loss of the current epoch (NaN before its first batch)."""
         total, n = getattr(self, "_epoch_loss", (0.0, 0.0))
-        return total / n if n > 0 else float("nan")
+        return float(total) / n if n > 0 else float("nan")
 
     def training_step(self, batch, batch_idx):
         x_t, x_tau = batch
@@ -414,7 +414,7 @@ class KoopmanLitModule(pl.LightningModule):
         acc = getattr(self, "_epoch_loss", None)
         if acc is None:
             acc = self._epoch_loss = [0.0, 0.0]
-        acc[0] += float(loss.detach()) * x_t.shape[0]
+        acc[0] = acc[0] + loss.detach().double() * x_t.shape[0]  # a tensor: no device sync per step
         acc[1] += float(x_t.shape[0])
         self.log("train_loss", loss.detach(), prog_bar=True, on_step=True, on_epoch=True, batch_size=x_t.shape[0], sync_dist=False)
         return loss
@@ -454,7 +454,7 @@ class KoopmanLitModule(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint):
         checkpoint["mdkoop_train_moments"] = self._train_mom.state()
         total, n = getattr(self, "_epoch_loss", (0.0, 0.0))
-        checkpoint["mdkoop_epoch_loss"] = torch.tensor([total, n], dtype=torch.float64)
+        checkpoint["mdkoop_epoch_loss"] = torch.tensor([float(total), n], dtype=torch.float64)
 
     def on_load_checkpoint(self, checkpoint):
         if "mdkoop_train_moments" in checkpoint:
