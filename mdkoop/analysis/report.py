@@ -36,7 +36,8 @@ figcaption{color:#555;font-size:0.9em}
 CAPTIONS = {
     "implied_timescales.png": "Implied timescales re-estimated on the learned features at several lag times "
     "(log scale; shaded bands: bootstrap confidence intervals; grey: timescales shorter than the lag "
-    "cannot be resolved). Flat curves indicate Markovian, well-converged slow processes.",
+    "cannot be resolved). Curves that level off indicate Markovian, converged slow processes; curves that keep "
+    "rising with the lag mean the data (or the lag) do not converge that process yet.",
     "ck_test.png": "Chapman–Kolmogorov test on a k-means MSM of the CVs with PCCA+ metastable sets: "
     "probabilities predicted from the training lag versus estimated directly at multiples of it.",
     "spectrum.png": "Singular values (and eigenvalue moduli) of the Koopman model at the training lag.",
