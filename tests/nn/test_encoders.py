@@ -10,7 +10,7 @@ import torch
 from mdkoop.data.graphs import frames_to_batch, radius_graph_reference
 from mdkoop.errors import ConfigError, InputError
 from mdkoop.nn import KoopmanLobes, PyGEncoder, SchNetEncoder, pyg_schnet
-from mdkoop.nn.encoders import RadiusInteractionGraph
+from mdkoop.nn.pyg import RadiusInteractionGraph
 from mdkoop.nn.testing import assert_invariant, random_rotation
 
 from ._frames import cln025_frames, randomize_
