@@ -11,12 +11,13 @@ individual commands with the defaults (or larger models and more epochs).
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .errors import MissingFileError
-from .utils.files import atomic_file, check_output_dir
+from .utils.files import atomic_file, check_output_dir, mark_output, temporary_name
 from .utils.logging import get_logger
 
 __all__ = ["DemoSettings", "sample_files", "run_demo", "format_summary"]
@@ -122,18 +123,37 @@ def run_demo(out: str | Path = "demo_run", *, overwrite: bool = False, settings:
     """
     import shutil
 
+    s = settings or DemoSettings()
+    out = check_output_dir(out, overwrite, what="demo directory", kind="demo")
+    files = sample_files(sample_dir)
+    sample_meta = json.loads(files["metadata"].read_text())
+    # The demo's parts record each other's paths (the run records its store), so it is built in place; an
+    # existing demo is moved aside first and comes back if this one fails, and a failed one is removed.
+    old = None
+    if out.exists():
+        old = temporary_name(out, "old")
+        os.rename(out, old)
+    try:
+        out.mkdir(parents=True)
+        mark_output(out, "demo")
+        result = _run_demo_steps(out, s, files, sample_meta, progress)
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        if old is not None:
+            os.rename(old, out)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return result
+
+
+def _run_demo_steps(out: Path, s: DemoSettings, files: dict, sample_meta: dict, progress: bool) -> dict:
+    """prepare → fit → analyze → export into the fresh directory ``out``; write demo.json; return the summary."""
     from .analysis.pipeline import analyze_run
     from .export import export_model
     from .io.store import prepare
     from .training.estimator import KoopmanSVD
 
-    s = settings or DemoSettings()
-    out = check_output_dir(out, overwrite, what="demo directory")
-    files = sample_files(sample_dir)
-    sample_meta = json.loads(files["metadata"].read_text())
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
     times: dict[str, float] = {}
 
     t0 = time.perf_counter()

@@ -36,6 +36,8 @@ def parse_time_ps(value: str | float | int) -> float:
         t = float(value)
     else:
         m = _TIME_RE.match(str(value))
+        if not m and str(value).strip().startswith("-"):
+            raise ConfigError(f"The time {value!r} must be positive (a time between frames, or a lag).")
         if not m or m.group(2) not in _TIME_UNITS_PS:
             raise ConfigError(
                 f"Cannot read the time {value!r}: write a number with a unit, e.g. '500ps', '1ns' or '0.2us' "

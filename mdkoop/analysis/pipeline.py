@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ConfigError, InputError, LagError, MissingFileError, ModelFormatError
-from ..utils.files import atomic_dir, atomic_file
+from ..utils.files import atomic_dir, atomic_file, check_output_dir
 from . import plots
 from .cktest import ck_test_cvs
 from .report import write_report
@@ -235,10 +236,8 @@ def analyze_run(run_dir, store=None, test_store=None, lags=None, reference=None,
 
     run_dir = Path(run_dir)
     out = Path(out) if out is not None else run_dir / "analysis"
-    if out.exists() and not overwrite:
-        from ..errors import OutputExistsError
-
-        raise OutputExistsError(f"The analysis directory {str(out)!r} already exists: pass --overwrite to replace it.")
+    inputs = [run_dir, *(p for p in (store, test_store, reference) if isinstance(p, (str, os.PathLike)))]
+    check_output_dir(out, overwrite, "analysis directory", kind="analysis", inputs=inputs)
     model = load_model(run_dir)
     if model.encoder_config.kind != "schnet":
         raise ConfigError(
@@ -346,7 +345,7 @@ def analyze_run(run_dir, store=None, test_store=None, lags=None, reference=None,
         summary["reference"] = str(Path(reference).absolute())
         summary["rmsd_nm"] = {"min": float(rmsd.min()), "median": float(np.median(rmsd)), "max": float(rmsd.max())}
 
-    with atomic_dir(out, overwrite=overwrite, what="analysis directory") as tmp:
+    with atomic_dir(out, overwrite=overwrite, what="analysis directory", kind="analysis", inputs=inputs) as tmp:
         images = {}
         images["its"] = plots.plot_implied_timescales(
             its.lags_ps, its.timescales_ps, tmp / "implied_timescales.png", its.ci_lower, its.ci_upper,

@@ -32,9 +32,10 @@ def run(args) -> int:
     from ..training.model import load_model
     from ..utils.files import check_output_dir
 
-    check_output_dir(args.out, args.overwrite, "export directory")  # fail before loading the model
+    inputs = [p for p in (args.run, args.data, args.topology) if p is not None]
+    check_output_dir(args.out, args.overwrite, "export directory", kind="export", inputs=inputs)  # before loading
     model = load_model(args.run)
     out = export_model(model, args.out, format=args.format, cvs=args.cvs, kind=args.kind, overwrite=args.overwrite, data=args.data,
-                       topology=args.topology)
+                       topology=args.topology, inputs=inputs)
     print(f"wrote {out}")
     return 0

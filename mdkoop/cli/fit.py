@@ -101,20 +101,19 @@ def run(args) -> int:
     """Run ``mdkoop fit``; returns the exit status."""
     import time
 
-    from ..errors import MissingFileError
     from ..io.store import TrajectoryStore
     from ..units import format_time_ps
     from ..utils.logging import get_logger
 
     log = get_logger("cli")
-    from pathlib import Path
-
-    if not Path(args.store).is_dir():
-        raise MissingFileError(f"The store {args.store!r} does not exist: build one with `mdkoop prepare`.")
     store = TrajectoryStore.open(args.store)
     est = estimator_from_args(args)
     t0 = time.perf_counter()
-    est.fit(store)
+    try:
+        est.fit(store)
+    except KeyboardInterrupt:
+        args.interrupted_hint = _resume_hint(args)
+        raise
     model = est.model
     if model is None:  # a non-zero DDP rank: rank 0 writes the run
         return 0
@@ -124,3 +123,17 @@ def run(args) -> int:
     log.info("implied timescales: %s", ", ".join(format_time_ps(t) for t in ts[: min(5, len(ts))]))
     log.info("run directory: %s", args.out)
     return 0
+
+
+def _resume_hint(args) -> str:
+    """What to tell a user who pressed Ctrl-C: how to resume, or that nothing was kept."""
+    import shlex
+
+    from ..training.estimator import in_progress_dir
+
+    if not (in_progress_dir(args.out) / "checkpoints" / "last.ckpt").is_file():
+        return " before the first checkpoint; nothing was kept (run the command again to start over)"
+    argv = [a for a in getattr(args, "command_line", ["mdkoop", "fit"]) if a != "--overwrite"]
+    if "--resume" not in argv:
+        argv.append("--resume")
+    return f"; resume with: {shlex.join(argv)}"

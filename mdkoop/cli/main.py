@@ -75,8 +75,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mdkoop {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"mdkoop {args.command}: interrupted", file=sys.stderr)
+        print(f"mdkoop {args.command}: interrupted{getattr(args, 'interrupted_hint', '')}", file=sys.stderr)
         return 130
+    except (MemoryError, RuntimeError) as exc:
+        if args.traceback or not _is_allocation_failure(exc):
+            raise
+        print(f"mdkoop {args.command}: error: out of memory ({type(exc).__name__}). Ask for less at once: a smaller "
+              "--batch-size or --modes, a smaller encoder (--n-atom-basis, --interactions), or fewer atoms (--select).",
+              file=sys.stderr)
+        return 2
     except BrokenPipeError:
         # output piped into e.g. `head`, which closed early: not an error of the command
         import os
@@ -86,6 +93,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     logging.getLogger("mdkoop").debug("done")
     return int(rc or 0)
+
+
+def _is_allocation_failure(exc: BaseException) -> bool:
+    """True for a failed memory allocation (numpy/Python MemoryError, torch's CPU or CUDA allocators)."""
+    text = str(exc)
+    return isinstance(exc, MemoryError) or "can't allocate memory" in text or "out of memory" in text.lower()
 
 
 if __name__ == "__main__":  # pragma: no cover

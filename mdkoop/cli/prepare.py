@@ -23,6 +23,8 @@ def register(sub):
     p.add_argument("--engine", choices=("mdtraj", "mdanalysis"), default="mdtraj", help="reading library (default mdtraj)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing store")
     p.add_argument("--append", action="store_true", help="add the trajectories to the existing store STORE")
+    p.add_argument("--allow-duplicates", action="store_true",
+                   help="with --append, accept a trajectory whose content is already in the store (refused by default)")
     p.add_argument("--chunk-size", type=int, default=None, metavar="N", help="frames read at once (default: automatic)")
     p.set_defaults(func=run)
     return p
@@ -49,7 +51,7 @@ def run(args) -> int:
             logging.getLogger("mdkoop").warning("--append uses the store's own selection, stride and engine; "
                                                 "--select/--stride/--engine are ignored.")
         store = append(args.out, args.trajectories, topology=args.topology, timestep_ps=timestep,
-                       chunk_size=args.chunk_size, progress=progress)
+                       chunk_size=args.chunk_size, progress=progress, allow_duplicates=args.allow_duplicates)
     else:
         store = prepare(args.topology, args.trajectories, args.out, select=args.select, stride=args.stride,
                         timestep_ps=timestep, engine=args.engine, overwrite=args.overwrite,

@@ -7,10 +7,12 @@ written under a temporary name and renamed at the end.
 
 from __future__ import annotations
 
+import io
 import logging
+import zipfile
 from pathlib import Path
 
-from ..errors import InputError, MissingFileError, OutputExistsError
+from ..errors import InputError, MissingFileError
 
 log = logging.getLogger("mdkoop.cli")
 
@@ -91,13 +93,13 @@ def transform_to_npz(run_dir, trajectories, out, top=None, kind="singular", k=No
     import numpy as np
 
     from ..training.model import load_model
-    from ..utils.files import atomic_file
+    from ..utils.files import atomic_file, check_output_file
 
     out = Path(out)
     if out.suffix != ".npz":
         raise InputError(f"--out {str(out)!r} must end with .npz.")
-    if out.exists() and not overwrite:
-        raise OutputExistsError(f"The output {str(out)!r} already exists. Choose another path or pass --overwrite.")
+    inputs = [run_dir, *trajectories, *([top] if top is not None else [])]
+    check_output_file(out, overwrite, "CV file", is_own=is_cv_file, inputs=inputs)
     model = load_model(run_dir)
     data = _load_inputs([str(t) for t in trajectories], model, top)
     cvs = {}
@@ -107,9 +109,31 @@ def transform_to_npz(run_dir, trajectories, out, top=None, kind="singular", k=No
             key = f"traj{len(cvs)}"
             cvs[key] = np.asarray(a, dtype=np.float64)
             log.info("%s: %d frames -> %d CVs (%s)", trajectories[i], cvs[key].shape[0], cvs[key].shape[1], key)
+    buf = io.BytesIO()
+    np.savez(buf, **cvs)
+    with zipfile.ZipFile(buf, "a") as z:
+        z.comment = CV_FILE_COMMENT
     with atomic_file(out, "wb", overwrite=overwrite) as fh:
-        np.savez(fh, **cvs)
+        fh.write(buf.getvalue())
     return cvs
+
+
+#: zip comment that marks a CV file written by ``mdkoop transform`` (``--overwrite`` replaces only such files)
+CV_FILE_COMMENT = b"mdkoop transform CVs"
+
+
+def is_cv_file(path) -> bool:
+    """True for a ``.npz`` written by ``mdkoop transform`` (its zip comment, or only ``trajN`` arrays)."""
+    import re
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            if z.comment == CV_FILE_COMMENT:
+                return True
+            names = z.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+    return bool(names) and all(re.fullmatch(r"traj\d+\.npy", n) for n in names)
 
 
 def run(args) -> int:

@@ -285,7 +285,7 @@ def _metadata(spec: ExportSpec, cvs: list[int], fmt: str, stats: dict | None) ->
 
 
 def export_model(model, out: str | os.PathLike, format: str = "torchscript", cvs=None, kind: str | None = None,
-                 overwrite: bool = False, data=None, topology: str | os.PathLike | None = None) -> Path:
+                 overwrite: bool = False, data=None, topology: str | os.PathLike | None = None, inputs=()) -> Path:
     """Export a fitted model's CVs.
 
     Parameters
@@ -307,6 +307,9 @@ def export_model(model, out: str | os.PathLike, format: str = "torchscript", cvs
         Topology of the system to be simulated, when its atom numbering differs from the training
         topology (e.g. training on a heavy-atom-only trajectory): model atoms are matched by residue
         number and atom name, and the exported indices follow this topology.
+    inputs : sequence of path-like
+        Paths that ``out`` must not be or contain (the run directory the model came from, ...);
+        ``data`` and ``topology`` are added when they are paths.
 
     Returns
     -------
@@ -315,7 +318,8 @@ def export_model(model, out: str | os.PathLike, format: str = "torchscript", cvs
     """
     if format not in FORMATS:
         raise ConfigError(f"Unknown export format {format!r}; choose one of {', '.join(FORMATS)} (--format).")
-    check_output_dir(out, overwrite, "export directory")
+    inputs = [*inputs, *(p for p in (data, topology) if isinstance(p, (str, os.PathLike)))]
+    check_output_dir(out, overwrite, "export directory", kind="export", inputs=inputs)
     if kind is not None:
         _check_kind(kind)
     spec = model if isinstance(model, ExportSpec) else spec_from_model(model, kind=kind, data=data)
@@ -323,7 +327,7 @@ def export_model(model, out: str | os.PathLike, format: str = "torchscript", cvs
         raise ConfigError(f"The export spec holds {spec.kind} CVs but kind={kind!r} was requested.")
     if topology is not None:
         spec = remap_to_topology(spec, topology)
-    return export_spec(spec, out, format=format, cvs=cvs, overwrite=overwrite)
+    return export_spec(spec, out, format=format, cvs=cvs, overwrite=overwrite, inputs=inputs)
 
 
 def default_cvs(spec: ExportSpec) -> list[int]:
@@ -352,12 +356,12 @@ def default_cvs(spec: ExportSpec) -> list[int]:
 
 
 def export_spec(spec: ExportSpec, out: str | os.PathLike, format: str = "torchscript", cvs=None,
-                overwrite: bool = False) -> Path:
+                overwrite: bool = False, inputs=()) -> Path:
     """Write an :class:`ExportSpec` in ``format`` to the directory ``out`` (see :func:`export_model`)."""
     if format not in FORMATS:
         raise ConfigError(f"Unknown export format {format!r}; choose one of {', '.join(FORMATS)} (--format).")
     _check_kind(spec.kind)
-    check_output_dir(out, overwrite, "export directory")
+    check_output_dir(out, overwrite, "export directory", kind="export", inputs=inputs)
     chosen = parse_cvs(cvs, spec.n_available) if cvs is not None else default_cvs(spec)
     sel = [c - 1 for c in chosen]
     weight = np.asarray(spec.weight)
@@ -392,7 +396,7 @@ def export_spec(spec: ExportSpec, out: str | os.PathLike, format: str = "torchsc
             modules[f"cv_{c}.pt"] = (script_module(OpenMMCVModule(cv, spec.atom_indices, j)), m)
         meta["files"] = list(modules)
 
-    with atomic_dir(out, overwrite, "export directory") as tmp:
+    with atomic_dir(out, overwrite, "export directory", kind="export", inputs=inputs) as tmp:
         for name, (mod, m) in modules.items():
             save_scripted(mod, tmp / name, m)
         (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")

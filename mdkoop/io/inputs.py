@@ -192,7 +192,7 @@ def as_position_list(data, *, top=None, atom_indices=None, atom_names=None) -> l
 def _from_files(paths, top, atom_indices, atom_names) -> list[np.ndarray]:
     import mdtraj as md
 
-    from .readers import check_file
+    from .readers import ascii_safe_path, check_file
 
     out = []
     for p in paths:
@@ -200,13 +200,14 @@ def _from_files(paths, top, atom_indices, atom_names) -> list[np.ndarray]:
         if top is not None:
             check_file(top, "topology file")
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), ascii_safe_path(p) as rp, ascii_safe_path(top or "") as rt:
                 warnings.simplefilter("ignore")
-                traj = md.load(str(p), top=None if top is None else str(top))
+                traj = md.load(rp, top=None if top is None else rt)
         except MissingFileError:
             raise
         except Exception as exc:  # noqa: BLE001
-            hint = "" if top is not None else " Pass top= (the topology file) for formats without atom names."
+            hint = ("" if top is not None else " Give the topology file it was written with: --top FILE on the "
+                    "command line, top= in Python.")
             raise InputError(f"Cannot read the trajectory {str(p)!r} with mdtraj: {type(exc).__name__}: {exc}.{hint}") from exc
         out.extend(_from_mdtraj(traj, atom_indices, atom_names, f"The trajectory {str(p)!r}"))
     return out

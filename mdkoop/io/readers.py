@@ -13,6 +13,7 @@ in :meth:`MDAnalysisReader.iter_chunks`, and nowhere else.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import warnings
@@ -29,6 +30,7 @@ from .pbc import BondTree, bond_tree, make_whole
 __all__ = [
     "DEFAULT_SELECTION",
     "ENGINES",
+    "MAX_ABS_COORDINATE_NM",
     "AtomSet",
     "Chunk",
     "Reader",
@@ -37,6 +39,7 @@ __all__ = [
     "make_reader",
     "atomic_number",
     "check_file",
+    "ascii_safe_path",
 ]
 
 log = logging.getLogger("mdkoop.io")
@@ -49,8 +52,37 @@ ENGINES = ("mdtraj", "mdanalysis")
 #: get frame numbers as "times" from mdtraj, so their spacing counts as unknown.
 _MDTRAJ_TIMED = {".xtc", ".trr", ".h5", ".hdf5", ".lh5", ".nc", ".ncdf", ".netcdf", ".dtr", ".stk"}
 
+#: Coordinates beyond this (nm, 10 micrometres) cannot come from a molecular simulation: the file is broken.
+MAX_ABS_COORDINATE_NM = 1.0e4
+
 #: Target bytes of one decoded chunk (full frames), used to choose the chunk size.
 _CHUNK_BYTES = 32 * 1024 * 1024
+
+
+def _brief(exc: BaseException, limit: int = 120) -> str:
+    """An engine's error message on one line, cut to ``limit`` characters (parsers pad theirs with kB of blanks)."""
+    msg = " ".join(str(exc).split())
+    return msg if len(msg) <= limit else msg[: limit - 3].rstrip() + "..."
+
+
+@contextlib.contextmanager
+def ascii_safe_path(path: str | os.PathLike) -> Iterator[str]:
+    """A path to ``path`` that mdtraj's C readers can open.
+
+    mdtraj's XTC/TRR/DCD readers encode file names as ASCII and fail on others (``ü/run.xtc``). For such
+    a path this yields a symbolic link with an ASCII name (same extension) in a private temporary
+    directory, removed afterwards; an ASCII path is yielded unchanged.
+    """
+    s = str(path)
+    if s.isascii():
+        yield s
+        return
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="mdkoop-path-") as d:
+        link = Path(d) / ("file" + "".join(Path(s).suffixes[-2:]))
+        os.symlink(os.path.abspath(s), link)
+        yield str(link)
 
 
 def check_file(path: str | os.PathLike, what: str) -> Path:
@@ -221,7 +253,7 @@ class Reader:
             except Exception as exc:  # noqa: BLE001 - any engine failure here is an unreadable file
                 raise TrajectoryReadError(
                     f"Cannot read the trajectory {str(path)!r} with {self.engine} (after {done} frames): "
-                    f"{type(exc).__name__}: {exc}. The file may be truncated or corrupt, or not in a format "
+                    f"{type(exc).__name__}: {_brief(exc, 300)}. The file may be truncated or corrupt, or not in a format "
                     f"{self.engine} reads; check it (e.g. with gmx check / mdconvert) or try --engine "
                     f"{'mdanalysis' if self.engine == 'mdtraj' else 'mdtraj'}."
                 ) from exc
@@ -234,6 +266,13 @@ class Reader:
                     f"The trajectory {str(path)!r} has NaN or infinite coordinates (first in frame {first} after "
                     f"striding). Remove the broken frames (e.g. gmx trjconv -b/-e) before preparing the store."
                 )
+            big = np.abs(xyz).max(axis=(1, 2)) > MAX_ABS_COORDINATE_NM
+            if big.any():
+                first = done + int(np.flatnonzero(big)[0])
+                raise TrajectoryReadError(
+                    f"The trajectory {str(path)!r} has an absurd coordinate in frame {first} (after striding): "
+                    f"{float(np.abs(xyz[first - done]).max()):.3g} nm, beyond {MAX_ABS_COORDINATE_NM:g} nm. The file is "
+                    "probably corrupt or in other units; check it (e.g. gmx check) and remove the broken frames.")
             if box is not None:
                 make_whole(xyz, box, self.atoms.tree)
             done += len(xyz)
@@ -264,18 +303,24 @@ class MDTrajReader(Reader):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                top = md.load_topology(str(self.topology))
+                with ascii_safe_path(self.topology) as tp:
+                    top = md.load_topology(tp)
         except Exception as exc:  # noqa: BLE001
+            why = ("it holds no atoms: is it really a topology file of that format?" if isinstance(exc, IndexError)
+                   else f"{type(exc).__name__}: {_brief(exc, 300)}.")
             raise TrajectoryReadError(
-                f"mdtraj cannot read the topology {str(self.topology)!r}: {type(exc).__name__}: {exc}. "
+                f"mdtraj cannot read the topology {str(self.topology)!r}: {why} "
                 f"For formats mdtraj does not read (e.g. TPR) use --engine mdanalysis."
             ) from exc
+        if top.n_atoms == 0:
+            raise TrajectoryReadError(f"The topology {str(self.topology)!r} holds no atoms: is it really a topology "
+                                      "file of that format?")
         self._top = top
         try:
             idx = np.asarray(top.select(self.selection), dtype=np.int64)
         except Exception as exc:  # noqa: BLE001
             raise SelectionError(
-                f"The selection {self.selection!r} is not valid mdtraj selection syntax ({exc}). "
+                f"The selection {self.selection!r} is not valid mdtraj selection syntax ({_brief(exc)}). "
                 f"Example: 'protein and not element H' or 'name CA'."
             ) from exc
         idx.sort()
@@ -304,9 +349,9 @@ class MDTrajReader(Reader):
         # topology subset for every chunk, which costs more than the slicing (measured).
         timed = path.suffix.lower() in _MDTRAJ_TIMED
         idx = self.atoms.indices
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), ascii_safe_path(path) as readable:
             warnings.simplefilter("ignore")
-            it = md.iterload(str(path), top=self._top, chunk=chunk, stride=stride)
+            it = md.iterload(readable, top=self._top, chunk=chunk, stride=stride)
             while True:
                 try:
                     t = next(it)
@@ -347,7 +392,7 @@ class MDAnalysisReader(Reader):
                 u = mda.Universe(str(self.topology))
         except Exception as exc:  # noqa: BLE001
             raise TrajectoryReadError(
-                f"MDAnalysis cannot read the topology {str(self.topology)!r}: {type(exc).__name__}: {exc}."
+                f"MDAnalysis cannot read the topology {str(self.topology)!r}: {type(exc).__name__}: {_brief(exc, 300)}."
             ) from exc
         self._u = u
         if not hasattr(u.atoms, "elements") or not any(str(e).strip() for e in u.atoms.elements):
@@ -364,7 +409,7 @@ class MDAnalysisReader(Reader):
                 ag = u.select_atoms(self.selection.replace("not element H", "not name H*"))
             else:
                 raise SelectionError(
-                    f"The selection {self.selection!r} is not valid MDAnalysis selection syntax ({exc}). "
+                    f"The selection {self.selection!r} is not valid MDAnalysis selection syntax ({_brief(exc)}). "
                     f"Example: 'protein and not element H' or 'name CA'."
                 ) from exc
         self._ag = ag
@@ -414,7 +459,7 @@ class MDAnalysisReader(Reader):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                self._u.load_new(str(path))
+                _load_new_quietly(self._u, str(path))
             except ValueError as exc:
                 if "same number of atoms" in str(exc):
                     n = -1
@@ -424,6 +469,7 @@ class MDAnalysisReader(Reader):
                     raise self._mismatch(path, n) from exc
                 raise
             traj = self._u.trajectory
+            _check_xtc_complete(path, traj)
             with warnings.catch_warnings(record=True) as rec:
                 warnings.simplefilter("always")
                 try:
@@ -461,6 +507,67 @@ class MDAnalysisReader(Reader):
                 self._u.trajectory[0]
             self._ag.positions = np.asarray(xyz, dtype=np.float64) / ANGSTROM_TO_NM
             self._ag.write(str(path))
+
+
+def _load_new_quietly(universe, path: str) -> None:
+    """``universe.load_new(path)``, re-raising a failure without the reader's ``__del__`` noise.
+
+    A reader that fails in its constructor (a garbage XTC) is half-built, and its destructor prints an
+    'Exception ignored in ... __del__' traceback when it is collected. The failure's traceback is dropped
+    and the half-built reader collected here, with such messages swallowed, before the error is raised.
+    """
+    import gc
+    import sys
+
+    failure = None
+    try:
+        universe.load_new(path)
+    except Exception as exc:  # noqa: BLE001 - re-raised below
+        failure = exc
+    if failure is None:
+        return
+    old = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: None
+    try:
+        failure.__traceback__ = None
+        failure.__context__ = None
+        gc.collect()
+    finally:
+        sys.unraisablehook = old
+    raise failure
+
+
+def _check_xtc_complete(path: Path, traj) -> None:
+    """Refuse an XTC whose last frame is cut or followed by stray bytes.
+
+    MDAnalysis indexes XTC frames by their headers and silently drops a partial last frame; mdtraj
+    refuses such a file. Both engines must agree, so the last indexed frame's length (from its header:
+    56 bytes + coordinates for <= 9 atoms, else 92 bytes + the compressed byte count padded to 4) must
+    end exactly at the end of the file.
+    """
+    import struct
+
+    offsets = getattr(getattr(traj, "_xdr", None), "offsets", None)
+    if path.suffix.lower() != ".xtc" or offsets is None or not len(offsets):
+        return
+    size = path.stat().st_size
+    last = int(offsets[-1])
+    with open(path, "rb") as fh:
+        fh.seek(last)
+        head = fh.read(92)
+    end = -1
+    if len(head) >= 56:
+        natoms = struct.unpack(">i", head[4:8])[0]
+        if natoms <= 9:
+            end = last + 56 + 12 * natoms
+        elif len(head) == 92:
+            nbytes = struct.unpack(">i", head[88:92])[0]
+            end = last + 92 + 4 * ((nbytes + 3) // 4)
+    if end != size:
+        raise TrajectoryReadError(
+            f"Cannot read the trajectory {str(path)!r} with mdanalysis: the file is truncated or corrupt "
+            f"({size} bytes, but its last indexed frame, {len(offsets) - 1}, ends at byte {end}); a cut frame would "
+            "be dropped silently. Check it (e.g. with gmx check) and cut it at a frame boundary (gmx trjconv -e).")
 
 
 def make_reader(engine: str, topology, select: str | None = None) -> Reader:

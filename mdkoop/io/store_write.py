@@ -20,7 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, InputError, TrajectoryReadError
-from ..utils.files import atomic_dir, atomic_file, sha256_file
+from ..utils.files import (
+    atomic_dir,
+    atomic_file,
+    check_output_dir,
+    remove_stale_temporaries,
+    sha256_file,
+    temporary_name,
+)
 from .readers import Reader, check_file, make_reader
 from .trajectory_store import (
     _META,
@@ -78,6 +85,19 @@ class _NpyStreamWriter:
 
 
 # --------------------------------------------------------------------------- writing
+def _refuse_duplicates(st: TrajectoryStore, paths: Sequence[Path]) -> None:
+    """Refuse files whose sha256 is already a source of ``st``, or that are given twice."""
+    seen = {t["source"].get("sha256"): t["source"].get("name") for t in st.metadata["trajectories"]}
+    for p in paths:
+        digest = sha256_file(p)
+        if digest in seen:
+            raise InputError(
+                f"The trajectory {str(p)!r} is already in the store {str(st.path)!r} (same content as its source "
+                f"{seen[digest]!r}, sha256 {digest[:12]}). Appending it again would count its frames twice; "
+                "pass --allow-duplicates if that is really wanted.")
+        seen[digest] = p.name
+
+
 def _source_entry(path: Path) -> dict:
     st = path.stat()
     return {"name": path.name, "path": str(path.resolve()), "size": int(st.st_size), "sha256": sha256_file(path)}
@@ -122,7 +142,8 @@ def _write_trajectories(reader: Reader, trajectories: Sequence[Path], out_dir: P
     try:
         for k, src in enumerate(trajectories):
             name = f"traj_{first_index + k:05d}.npy"
-            tmp = out_dir / f".{name}.tmp"
+            remove_stale_temporaries(out_dir / name)
+            tmp = temporary_name(out_dir / name)
             writer = _NpyStreamWriter(tmp, len(reader.atoms.indices))
             written.append(tmp)
             head_times: list[float] = []
@@ -143,6 +164,10 @@ def _write_trajectories(reader: Reader, trajectories: Sequence[Path], out_dir: P
             finally:
                 bar.close()
             writer.finish()
+            if stride > 1 and writer.n_frames < 2:
+                raise ConfigError(
+                    f"The stride {stride} leaves only {writer.n_frames} frame of {str(src)!r}: the stride exceeds the "
+                    "trajectory's length. Use a smaller --stride.")
             dt = _timestep_from_times(np.asarray(head_times), src, strict=timestep_ps is None) if head_times else None
             spacing_seen.append((src, dt))
             if dt is None and timestep_ps is None:
@@ -234,11 +259,10 @@ def prepare(topology, trajectories, out, *, select: str | None = None, stride: i
         Each names the offending file or option. Nothing is left behind on failure.
     """
     paths, stride, timestep_ps = _check_args(trajectories, stride, timestep_ps)
-    from ..utils.files import check_output_dir
-
-    check_output_dir(out, overwrite, what="store", flag="--overwrite")
+    inputs = [topology, *paths]
+    check_output_dir(out, overwrite, what="store", kind="store", inputs=inputs)
     reader = make_reader(engine, topology, select)
-    with atomic_dir(out, overwrite=overwrite, what="store") as tmp:
+    with atomic_dir(out, overwrite=overwrite, what="store", kind="store", inputs=inputs) as tmp:
         tdir = tmp / _TRAJ_DIR
         tdir.mkdir()
         entries, file_dt, first = _write_trajectories(reader, paths, tdir, 0, stride=stride, timestep_ps=timestep_ps,
@@ -284,7 +308,7 @@ def prepare(topology, trajectories, out, *, select: str | None = None, stride: i
 
 
 def append(store, trajectories, *, topology=None, timestep_ps: float | str | None = None,
-           chunk_size: int | None = None, progress: bool = False) -> TrajectoryStore:
+           chunk_size: int | None = None, progress: bool = False, allow_duplicates: bool = False) -> TrajectoryStore:
     """Add trajectories to an existing store without rewriting its data.
 
     The new trajectories are read with the store's engine, selection and stride.
@@ -303,6 +327,9 @@ def append(store, trajectories, *, topology=None, timestep_ps: float | str | Non
         Spacing between saved frames (before striding); needed when the files store no times.
     chunk_size, progress
         As in :func:`prepare`.
+    allow_duplicates : bool
+        Accept a file whose content (sha256) is already in the store, or given twice; by default that is
+        refused, since the same frames twice would silently weight them double.
 
     Returns
     -------
@@ -312,12 +339,14 @@ def append(store, trajectories, *, topology=None, timestep_ps: float | str | Non
     Raises
     ------
     InputError
-        The new files select different atoms, or have a different frame spacing.
+        The new files select different atoms, have a different frame spacing, or are already in the store.
     """
     st = store if isinstance(store, TrajectoryStore) else TrajectoryStore.open(store)
     m = st.metadata
     stride = int(m["stride"])
     paths, _, timestep_ps = _check_args(trajectories, stride, timestep_ps)
+    if not allow_duplicates:
+        _refuse_duplicates(st, paths)
     top = topology if topology is not None else m["topology"]["path"]
     reader = make_reader(m["engine"], top, m["selection"])
     a = reader.atoms

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import InputError, MissingFileError
 
-__all__ = ["TrajectoryStore", "STORE_FORMAT", "STORE_FORMAT_VERSION"]
+__all__ = ["TrajectoryStore", "STORE_FORMAT", "STORE_FORMAT_VERSION", "validate_store_metadata"]
 
 STORE_FORMAT = "mdkoop-store"
 STORE_FORMAT_VERSION = 1
@@ -23,6 +23,81 @@ _META = "store.json"
 _TOPOLOGY = "topology.pdb"
 _TRAJ_DIR = "trajectories"
 _NPY_HEADER_BYTES = 128  # fixed, so the shape can be filled in once the frame count is known
+
+
+# --------------------------------------------------------------------------- schema
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
+
+
+def validate_store_metadata(meta, where: str | os.PathLike = "store.json") -> None:
+    """Check a parsed ``store.json`` against the store schema: keys, types, and their agreement.
+
+    Parameters
+    ----------
+    meta : object
+        The parsed JSON.
+    where : path-like
+        The file, for the messages.
+
+    Raises
+    ------
+    InputError
+        Naming the file, the first key that is wrong, and the fix (prepare the store again).
+    """
+    fix = "The store is damaged or was edited by hand; prepare it again with `mdkoop prepare`."
+
+    def bad(what: str) -> InputError:
+        return InputError(f"{str(where)!r}: {what}. {fix}")
+
+    if not isinstance(meta, dict):
+        raise bad(f"must hold a JSON object, not {type(meta).__name__}")
+    if meta.get("format") != STORE_FORMAT:
+        raise InputError(f"{str(where)!r} is not an mdkoop store file (format {meta.get('format')!r}).")
+    if not _is_int(meta.get("format_version", 0)):
+        raise bad(f"'format_version' must be an integer, got {meta.get('format_version')!r}")
+    if int(meta.get("format_version", 0)) > STORE_FORMAT_VERSION:
+        raise InputError(
+            f"The store of {str(where)!r} has format version {meta.get('format_version')}, newer than this mdkoop "
+            f"reads ({STORE_FORMAT_VERSION}). Upgrade mdkoop."
+        )
+    for key in ("n_atoms", "timestep_ps", "trajectory_lengths", "trajectories", "atomic_numbers", "atom_indices",
+                "atom_names", "selection"):
+        if key not in meta:
+            raise bad(f"the key {key!r} is missing")
+    n = meta["n_atoms"]
+    if not _is_int(n) or n < 1:
+        raise bad(f"'n_atoms' must be a positive integer, got {n!r}")
+    if not _is_number(meta["timestep_ps"]) or meta["timestep_ps"] <= 0:
+        raise bad(f"'timestep_ps' must be a positive number of ps, got {meta['timestep_ps']!r}")
+    if not isinstance(meta["selection"], str):
+        raise bad(f"'selection' must be a string, got {meta['selection']!r}")
+    for key in ("atomic_numbers", "atom_indices", "atom_names"):
+        v = meta[key]
+        if not isinstance(v, list) or len(v) != n:
+            raise bad(f"{key!r} must be a list of n_atoms = {n} entries")
+        want = str if key == "atom_names" else int
+        if not all(isinstance(x, want) and not isinstance(x, bool) for x in v):
+            raise bad(f"{key!r} must hold only {want.__name__}s")
+    lengths, trajs = meta["trajectory_lengths"], meta["trajectories"]
+    if not isinstance(lengths, list) or not all(_is_int(x) and x >= 0 for x in lengths):
+        raise bad("'trajectory_lengths' must be a list of frame counts (integers >= 0)")
+    if not isinstance(trajs, list) or len(trajs) != len(lengths):
+        raise bad(f"'trajectories' must be a list with one entry per trajectory length ({len(lengths)})")
+    for i, t in enumerate(trajs):
+        if not isinstance(t, dict) or not isinstance(t.get("file"), str) or not _is_int(t.get("n_frames")):
+            raise bad(f"trajectory entry {i} must have a 'file' (string) and 'n_frames' (integer)")
+        f = Path(t["file"])
+        if f.is_absolute() or ".." in f.parts:
+            raise bad(f"trajectory entry {i} names the file {t['file']!r} outside the store")
+        if t["n_frames"] != lengths[i]:
+            raise bad(f"trajectory {i} has n_frames {t['n_frames']} but 'trajectory_lengths' says {lengths[i]}")
+    if "n_frames" in meta and meta["n_frames"] != sum(lengths):
+        raise bad(f"'n_frames' is {meta['n_frames']!r} but the trajectory lengths add up to {sum(lengths)}")
 
 
 # --------------------------------------------------------------------------- store
@@ -88,6 +163,9 @@ class TrajectoryStore:
         """
         path = Path(path)
         meta_path = path / _META
+        if path.exists() and not path.is_dir():
+            raise InputError(f"{str(path)!r} is a file, not a store directory. Give the directory that "
+                             "`mdkoop prepare` created.")
         if not path.is_dir():
             raise MissingFileError(f"The store {str(path)!r} does not exist. Create it with `mdkoop prepare`.")
         if not meta_path.is_file():
@@ -98,13 +176,7 @@ class TrajectoryStore:
             meta = json.loads(meta_path.read_text())
         except (OSError, ValueError) as exc:
             raise InputError(f"Cannot read {str(meta_path)!r}: {exc}. The store is damaged; prepare it again.") from exc
-        if meta.get("format") != STORE_FORMAT:
-            raise InputError(f"{str(meta_path)!r} is not an mdkoop store file (format {meta.get('format')!r}).")
-        if int(meta.get("format_version", 0)) > STORE_FORMAT_VERSION:
-            raise InputError(
-                f"The store {str(path)!r} has format version {meta.get('format_version')}, newer than this mdkoop "
-                f"reads ({STORE_FORMAT_VERSION}). Upgrade mdkoop."
-            )
+        validate_store_metadata(meta, meta_path)
         store = cls(path, meta)
         for i, t in enumerate(meta["trajectories"]):
             f = path / t["file"]
@@ -135,6 +207,28 @@ class TrajectoryStore:
             f = self.path / self.metadata["trajectories"][i]["file"]
             self._mm[i] = np.load(f, mmap_mode="r", allow_pickle=False)
         return self._mm[i]
+
+    def check_finite(self, chunk_frames: int | None = None) -> None:
+        """Refuse a store with NaN or infinite coordinates (a store edited or damaged after ``prepare``).
+
+        Reads every trajectory once, in chunks of about 64 MiB (``chunk_frames`` frames).
+
+        Raises
+        ------
+        InputError
+            Naming the trajectory, its data file and the first bad frame.
+        """
+        step = int(chunk_frames or max(1, (64 << 20) // max(1, 12 * self.n_atoms)))
+        for i in range(self.n_trajectories):
+            x = self.trajectory(i)
+            for s in range(0, len(x), step):
+                ok = np.isfinite(x[s : s + step]).all(axis=(1, 2))
+                if not ok.all():
+                    frame = s + int(np.flatnonzero(~ok)[0])
+                    raise InputError(
+                        f"The store {str(self.path)!r} has NaN or infinite coordinates in trajectory {i} "
+                        f"({self.metadata['trajectories'][i]['file']}), first at frame {frame}. The store is damaged; "
+                        "prepare it again from the trajectory files.")
 
     def iter_trajectories(self) -> Iterator[np.ndarray]:
         """Yield :meth:`trajectory` for every trajectory, in order."""

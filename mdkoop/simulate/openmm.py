@@ -239,7 +239,7 @@ def simulate(
     if threads is not None and int(threads) < 1:
         raise ConfigError(f"--threads must be >= 1, got {threads!r}.")
     n_steps, interval = plan_steps(ns, save_every_ps)
-    out = check_output_dir(out, overwrite)
+    out = check_output_dir(out, overwrite, "simulation directory", kind="simulation")
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1)[0] % (2**31 - 1))
     seed = int(seed)
@@ -272,7 +272,7 @@ def simulate(
 
     elements = [a.element.symbol if a.element is not None else "X" for a in topology.atoms()]
     subset = heavy_atom_indices(elements) if atoms == "heavy" else np.arange(len(elements), dtype=np.int64)
-    with atomic_dir(out, overwrite=overwrite) as tmp:
+    with atomic_dir(out, overwrite=overwrite, what="simulation directory", kind="simulation") as tmp:
         xtc_path = tmp / "trajectory.xtc"
         sim.currentStep = 0
         reporter = app.XTCReporter(str(xtc_path), interval, atomSubset=None if atoms == "all" else [int(i) for i in subset])

@@ -143,7 +143,8 @@ def make_sample(run_dir: str | Path, out: str | Path, *, reference_pdb: str | Pa
         raise ConfigError(f"{str(run_dir)!r} is a {meta.get('system')!r} run; the sample is made from CLN025.")
     ref_path = Path(reference_pdb) if reference_pdb else resource_path("cln025.pdb")
     summary = describe_cln025_run(run_dir, ref_path)
-    with atomic_dir(out, overwrite=overwrite, what="sample directory") as tmp:
+    with atomic_dir(out, overwrite=overwrite, what="sample directory", kind="sample",
+                    inputs=[run_dir, reference_pdb]) as tmp:
         shutil.copy2(run_dir / "topology.pdb", tmp / "topology.pdb")
         shutil.copy2(run_dir / "trajectory.xtc", tmp / "trajectory.xtc")
         _folded_reference_heavy(ref_path, meta["atom_indices_saved"]).save_pdb(str(tmp / "reference_folded.pdb"))

@@ -57,6 +57,10 @@ def _choice(name: str, value: Any, allowed: tuple) -> None:
         raise ConfigError(f"Unknown {name} {value!r}: choose one of {', '.join(map(str, allowed))}.")
 
 
+#: upper bound of n_modes (the k x k moment matrices and the k outputs per frame stay small)
+MAX_MODES = 1024
+
+
 def _positive_int(name: str, value: Any, minimum: int = 1) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ConfigError(f"The {name} must be an integer >= {minimum}, got {value!r}.")
@@ -277,6 +281,9 @@ class TrainConfig(_JSONMixin):
     def __post_init__(self):
         _positive_int("lag (in frames)", self.lagtime)
         _positive_int("number of modes (--modes, including the constant)", self.n_modes, 2)
+        if self.n_modes > MAX_MODES:
+            raise ConfigError(f"--modes {self.n_modes} is more than mdkoop supports ({MAX_MODES}): the slow processes "
+                              "are the few leading modes; ask for 2-32 (the constant included).")
         _choice("--loss", self.loss, LOSSES)
         _choice("--nesting", self.nesting, NESTINGS)
         _positive_int("number of epochs", self.epochs)

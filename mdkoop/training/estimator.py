@@ -42,11 +42,14 @@ from ..errors import (
     DeviceError,
     InputError,
     LagError,
+    ModelFormatError,
     OutputExistsError,
     TrainingError,
 )
+from ..utils.files import RunLock, check_output_dir, mark_output, output_kind, temporary_name
 from ..utils.logging import get_logger
 from .config import EncoderConfig, FitConfig, TrainConfig
+from .metrics_log import merge_metrics
 from .model import KoopmanModel
 from .run import _train_and_estimate, estimate_linear_model  # noqa: F401 (estimate_linear_model re-exported)
 from .selection import select_atoms
@@ -277,6 +280,7 @@ class KoopmanSVD:
             if kind == "mlp":
                 raise ConfigError("A store holds positions: use encoder='schnet' (or a custom module) for stores, "
                                   "encoder='mlp' for (T, d) feature arrays.")
+            store.check_finite()
             atoms = {
                 "indices": [int(i) for i in store.atom_indices],
                 "names": list(store.atom_names),
@@ -321,7 +325,8 @@ class KoopmanSVD:
         from ..units import lag_to_frames
 
         kind = self._encoder_kind()
-        workdir, resume_ckpt = self._plan_run_dir()
+        inputs = [data.path] if hasattr(data, "path") else [data] if isinstance(data, (str, os.PathLike)) else []
+        workdir, resume_ckpt = self._plan_run_dir(inputs)
         source, lengths, atoms, timestep, time_unit = self._source(data, kind)
         lag = lag_to_frames(self.lagtime, timestep if time_unit == "ps" else None)
         schnet_kw = {k: self.options[k] for k in _SCHNET_KEYS if k in self.options}
@@ -372,7 +377,11 @@ class KoopmanSVD:
         return FitPlan(cfg, source, lengths, train_pairs, val_pairs, accelerator, atoms, time_unit, timestep,
                        workdir, resume_ckpt)
 
-    def _plan_run_dir(self) -> tuple[Path | None, Path | None]:
+    def _plan_run_dir(self, inputs=()) -> tuple[Path | None, Path | None]:
+        """Decide the work directory (and checkpoint on resume); refuse what may not be touched.
+
+        ``inputs`` are the fit's input paths (the store): the run directory may not be, or contain, one.
+        """
         if self.run_dir is None:
             if self.resume:
                 raise ConfigError("resume=True needs run_dir (the interrupted run's directory).")
@@ -381,6 +390,14 @@ class KoopmanSVD:
         work = in_progress_dir(run)
         if self.resume and self.overwrite:
             raise ConfigError("Give either --resume or --overwrite, not both.")
+        if _process_rank() != 0:
+            return work, (work / "checkpoints" / "last.ckpt") if self.resume else None
+        holder = RunLock.is_held(work) if work.is_dir() else None
+        if holder is not None:
+            raise OutputExistsError(
+                f"The run {str(run)!r} is being trained right now by another process"
+                f"{f' (pid {holder})' if holder > 0 else ''} in {str(work)!r}. Wait for it to finish, or stop it "
+                "first; then --resume continues it.")
         if self.resume:
             ckpt = work / "checkpoints" / "last.ckpt"
             if run.exists() and not work.exists():
@@ -388,18 +405,25 @@ class KoopmanSVD:
                                         "Use --overwrite to train it again, or another --out.")
             if not ckpt.is_file():
                 raise ConfigError(f"Cannot resume {str(run)!r}: no checkpoint at {str(ckpt)!r} "
-                                  "(the run stopped before its first checkpoint). Start it again with --overwrite.")
+                                  "(the run stopped before its first checkpoint). Start it again without --resume.")
+            _check_checkpoint(ckpt)
             return work, ckpt
-        if _process_rank() == 0:
-            if run.exists() and not self.overwrite:
-                raise OutputExistsError(f"The run directory {str(run)!r} already exists: pass --resume to continue it, "
-                                        "--overwrite to replace it, or choose another --out.")
-            if work.exists() and not self.overwrite:
-                raise OutputExistsError(f"An interrupted run is in {str(work)!r}: pass --resume to continue it "
-                                        "or --overwrite to start again.")
-            parent = run.absolute().parent
-            if parent.exists() and not os.access(parent, os.W_OK):
-                raise ConfigError(f"Cannot write the run directory {str(run)!r}: {str(parent)!r} is not writable.")
+        if (run.exists() or run.is_symlink()) and not self.overwrite:
+            raise OutputExistsError(f"The run directory {str(run)!r} already exists: pass --resume to continue it, "
+                                    "--overwrite to replace it, or choose another --out.")
+        check_output_dir(run, self.overwrite, "run directory", kind="run", inputs=inputs)
+        if work.exists() or work.is_symlink():
+            if not _is_own_work_dir(work):
+                raise OutputExistsError(
+                    f"{str(work)!r} exists but is not an interrupted mdkoop run: mdkoop will not replace it. "
+                    "Remove it yourself or choose another --out.")
+            resumable = (work / "checkpoints" / "last.ckpt").is_file()
+            if resumable and not self.overwrite:
+                raise OutputExistsError(
+                    f"An interrupted run of {str(run)!r} is in {str(work)!r}: continue it with the same command and "
+                    "--resume, or discard it and start again with --overwrite.")
+            if not resumable:
+                log.info("removing %s: an interrupted run that never reached a checkpoint (nothing to resume)", work)
         return work, None
 
     # ---- fit -------------------------------------------------------------------------------------------------
@@ -416,50 +440,91 @@ class KoopmanSVD:
         self
         """
         plan = self.plan(data)
-        tmp = None
+        if plan.workdir is None:
+            with tempfile.TemporaryDirectory(prefix="mdkoop-fit-") as tmp:
+                self._model = _train_and_estimate(self, plan, Path(tmp))
+            return self
+        if _process_rank() != 0:
+            self._model = _train_and_estimate(self, plan, plan.workdir)
+            return self
         workdir = plan.workdir
-        rank = _process_rank()
-        if workdir is None:
-            tmp = Path(tempfile.mkdtemp(prefix="mdkoop-fit-"))
-            workdir = tmp
+        created = plan.resume_ckpt is None
+        if created:
+            if workdir.exists() or workdir.is_symlink():
+                _remove_work_dir(workdir)
+            workdir.mkdir(parents=True)
+            mark_output(workdir, "run")
+            (workdir / IN_PROGRESS_MARKER).write_text(
+                "This run of `mdkoop fit` is in progress or was interrupted. Continue it with --resume "
+                "(same command), or start again with --overwrite.\n")
+        lock = RunLock(workdir).acquire()
         try:
-            if plan.resume_ckpt is None and rank == 0 and plan.workdir is not None:
-                if workdir.exists():
-                    shutil.rmtree(workdir)
-                workdir.mkdir(parents=True)
-                (workdir / IN_PROGRESS_MARKER).write_text(
-                    "This run of `mdkoop fit` is in progress or was interrupted. Continue it with --resume "
-                    "(same command), or start again with --overwrite.\n")
+            if created:
                 plan.config.save(workdir / "config.json")
             self._model = _train_and_estimate(self, plan, workdir)
-            if rank == 0 and plan.workdir is not None:
-                self._finish_run_dir(plan, workdir)
-        finally:
-            if tmp is not None:
-                shutil.rmtree(tmp, ignore_errors=True)
+            self._finish_run_dir(plan, workdir)
+        except BaseException as exc:
+            lock.release()
+            _after_failed_fit(workdir, Path(self.run_dir), exc)
+            raise
+        lock.release()
         return self
 
     def _finish_run_dir(self, plan: FitPlan, workdir: Path) -> None:
-        from ..utils.files import atomic_file
-
         self._model.write_into(workdir)
         plan.config.save(workdir / "config.json")
-        logs = sorted((workdir / "logs").glob("**/metrics.csv"))
-        if logs:
-            shutil.copyfile(logs[-1], workdir / "metrics.csv")
-        else:
-            with atomic_file(workdir / "metrics.csv", "w") as fh:
-                fh.write("epoch,step\n")
+        merge_metrics(workdir, workdir / "metrics.csv")
         (workdir / IN_PROGRESS_MARKER).unlink(missing_ok=True)
         run = Path(self.run_dir)
+        check_output_dir(run, self.overwrite, "run directory", kind="run")  # again: it may have appeared meanwhile
         if run.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{run.name}.old-", dir=run.absolute().parent))
-            os.rename(run, old / "x")
+            old = temporary_name(run, "old")
+            os.rename(run, old)
             os.rename(workdir, run)
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.rename(workdir, run)
+        (run / RunLock.FILE).unlink(missing_ok=True)
         log.info("run directory complete: %s", run)
+
+
+def _check_checkpoint(ckpt: Path) -> None:
+    """Refuse a checkpoint that is not readable as weights-only data (truncated, damaged, or a foreign pickle)."""
+    try:
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch's text would suggest weights_only=False: never relay it
+        raise ModelFormatError(
+            f"Cannot resume from {str(ckpt)!r}: it is not a valid mdkoop checkpoint ({type(exc).__name__}; the file "
+            "is truncated, damaged, or not from mdkoop). mdkoop loads only plain weights, never arbitrary pickled "
+            "objects. Start the run again with --overwrite.") from None
+    if not isinstance(state, dict) or "state_dict" not in state:
+        raise ModelFormatError(f"Cannot resume from {str(ckpt)!r}: it holds no training state. "
+                               "Start the run again with --overwrite.")
+
+
+def _is_own_work_dir(work: Path) -> bool:
+    """True if ``work`` is the work directory of an mdkoop fit (marker files), not something else."""
+    return (not work.is_symlink() and work.is_dir()
+            and ((work / IN_PROGRESS_MARKER).is_file() or output_kind(work) == "run"))
+
+
+def _remove_work_dir(work: Path) -> None:
+    """Remove an interrupted run's work directory (checked to be one by :meth:`KoopmanSVD._plan_run_dir`)."""
+    if not _is_own_work_dir(work):
+        raise OutputExistsError(f"{str(work)!r} is not an interrupted mdkoop run: mdkoop will not remove it.")
+    shutil.rmtree(work)
+
+
+def _after_failed_fit(workdir: Path, run: Path, exc: BaseException) -> None:
+    """After a failed or interrupted fit: keep a resumable work directory, remove one without a checkpoint."""
+    ckpt = workdir / "checkpoints" / "last.ckpt"
+    if ckpt.is_file():
+        log.warning("the run stopped; its last checkpoint is kept in %s. Continue it with the same command and "
+                    "--resume, or start again with --overwrite.", workdir)
+        return
+    if isinstance(exc, KeyboardInterrupt):
+        log.warning("the run was interrupted before its first checkpoint: nothing to resume; %s is removed.", workdir)
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 #: TrainConfig fields that may change on --resume (they do not change the optimisation trajectory so far)

@@ -34,7 +34,8 @@ from ..utils.logging import get_logger
 from .config import EncoderConfig
 from .lightning import apply_encoder
 
-__all__ = ["KoopmanModel", "load_model", "build_encoder", "package_versions", "FORMAT", "FORMAT_VERSION"]
+__all__ = ["KoopmanModel", "load_model", "validate_model_metadata", "build_encoder", "package_versions", "FORMAT",
+           "FORMAT_VERSION"]
 
 log = get_logger("training")
 
@@ -323,7 +324,7 @@ class KoopmanModel:
 
     def save(self, path: str | Path, overwrite: bool = False) -> Path:
         """Save to a new directory ``path`` (created atomically; refused if it exists unless ``overwrite``)."""
-        with atomic_dir(path, overwrite=overwrite, what="model directory") as tmp:
+        with atomic_dir(path, overwrite=overwrite, what="model directory", kind="model") as tmp:
             self.write_into(tmp)
         return Path(path)
 
@@ -346,6 +347,38 @@ def _jsonable(obj):
     if isinstance(obj, complex):
         return [obj.real, obj.imag]
     return obj
+
+
+def validate_model_metadata(meta, where: str | Path = "model.json") -> None:
+    """Check a parsed ``model.json`` against the model schema (keys, types); raise :class:`ModelFormatError`."""
+    fix = "The model is damaged or was edited by hand; use the model.json that mdkoop wrote (or fit again)."
+
+    def bad(what: str) -> ModelFormatError:
+        return ModelFormatError(f"{str(where)!r}: {what}. {fix}")
+
+    if not isinstance(meta, dict):
+        raise bad(f"must hold a JSON object, not {type(meta).__name__}")
+    version = meta.get("version")
+    if meta.get("format") != FORMAT or not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION:
+        raise ModelFormatError(
+            f"{str(where)!r} is not an mdkoop model of a known version (format {meta.get('format')!r}, version "
+            f"{version!r}; this mdkoop reads version <= {FORMAT_VERSION}).")
+    for key, types in (("encoder", dict), ("linear", dict), ("lagtime", int), ("n_modes", int)):
+        if key not in meta:
+            raise bad(f"the key {key!r} is missing")
+        if not isinstance(meta[key], types) or isinstance(meta[key], bool):
+            raise bad(f"{key!r} must be a JSON {'object' if types is dict else 'integer'}, got {meta[key]!r}"[:300])
+    n_out = meta["encoder"].get("n_out")
+    if not isinstance(n_out, int) or isinstance(n_out, bool) or n_out < 1 or n_out != meta["n_modes"] - 1:
+        raise bad(f"'encoder.n_out' must be n_modes - 1 = {meta['n_modes'] - 1}, got {n_out!r}")
+    if meta["lagtime"] < 1:
+        raise bad(f"'lagtime' must be at least 1 frame, got {meta['lagtime']}")
+    ts = meta.get("timestep", 1.0)
+    if not isinstance(ts, (int, float)) or isinstance(ts, bool) or not np.isfinite(ts) or ts <= 0:
+        raise bad(f"'timestep' must be a positive number, got {ts!r}")
+    atoms = meta.get("atoms")
+    if atoms is not None and (not isinstance(atoms, dict) or not isinstance(atoms.get("atomic_numbers", []), list)):
+        raise bad("'atoms' must be an object with lists of atom indices, names and atomic numbers")
 
 
 def load_model(path: str | Path, encoder: torch.nn.Module | None = None) -> KoopmanModel:
@@ -379,23 +412,27 @@ def load_model(path: str | Path, encoder: torch.nn.Module | None = None) -> Koop
                 f"{str(path / name)!r} is missing: {str(path)!r} is not a complete mdkoop model directory "
                 "(an interrupted `mdkoop fit` can be continued with --resume)."
             )
+    meta_path = path / "model.json"
     try:
-        meta = json.loads((path / "model.json").read_text())
-    except json.JSONDecodeError as exc:
-        raise ModelFormatError(f"{str(path / 'model.json')!r} is not valid JSON: {exc}.") from exc
-    if meta.get("format") != FORMAT or int(meta.get("version", -1)) > FORMAT_VERSION:
-        raise ModelFormatError(
-            f"{str(path / 'model.json')!r} is not an mdkoop model of a known version "
-            f"(format {meta.get('format')!r}, version {meta.get('version')!r}; this mdkoop reads version <= {FORMAT_VERSION})."
-        )
+        meta = json.loads(meta_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelFormatError(f"{str(meta_path)!r} is not valid JSON: {exc}.") from None
+    validate_model_metadata(meta, meta_path)
     enc_meta = dict(meta["encoder"])
     n_out = int(enc_meta.pop("n_out"))
-    cfg = EncoderConfig.from_dict(enc_meta)
+    try:
+        cfg = EncoderConfig.from_dict(enc_meta)
+    except (InputError, TypeError, ValueError) as exc:
+        raise ModelFormatError(f"{str(meta_path)!r}: its 'encoder' section is invalid ({exc}). The model is damaged or "
+                               "was edited by hand; use the model.json that mdkoop wrote.") from None
     atoms = meta.get("atoms")
     try:
         sd = torch.load(path / "model.pt", map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is a format error for the user
-        raise ModelFormatError(f"Cannot read {str(path / 'model.pt')!r} as a weights-only state dict: {exc}.") from exc
+    except Exception as exc:  # noqa: BLE001 - torch's text would suggest weights_only=False: never relay it
+        raise ModelFormatError(
+            f"{str(path / 'model.pt')!r} is not a valid mdkoop model ({type(exc).__name__}: it is truncated, damaged, "
+            "or not a plain state dict). mdkoop loads only plain weights, never arbitrary pickled objects; use a "
+            "model.pt written by mdkoop, from a source you trust.") from None
 
     def make():
         if cfg.kind == "custom":
@@ -413,6 +450,10 @@ def load_model(path: str | Path, encoder: torch.nn.Module | None = None) -> Koop
             enc_g.load_state_dict({k[len("encoder_g."):]: v for k, v in sd.items() if k.startswith("encoder_g.")})
     except RuntimeError as exc:
         raise ModelFormatError(f"The weights in {str(path / 'model.pt')!r} do not match the architecture in model.json: {exc}") from exc
-    linear = LinearKoopmanModel.from_dict(meta["linear"])
+    try:
+        linear = LinearKoopmanModel.from_dict(meta["linear"])
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise ModelFormatError(f"{str(meta_path)!r}: its 'linear' section is invalid ({type(exc).__name__}: {exc}). "
+                               "The model is damaged or was edited by hand; use the model.json that mdkoop wrote.") from None
     return KoopmanModel(enc_f, enc_g, linear, cfg, n_modes=n_out + 1, lagtime=meta["lagtime"], timestep=meta.get("timestep", 1.0),
                         time_unit=meta.get("time_unit", "frames"), atoms=atoms, extra=meta.get("extra"))

@@ -17,6 +17,7 @@ import torch
 from ..errors import MdkoopError, TrainingError
 from ..utils.logging import get_logger
 from .config import TrainConfig
+from .metrics_log import set_aside_for_resume
 from .model import KoopmanModel, build_encoder
 
 if TYPE_CHECKING:
@@ -70,10 +71,23 @@ def _standardization_frames(plan: FitPlan) -> torch.Tensor:
     return torch.as_tensor(np.array(plan.source.frames(take), dtype=np.float32))
 
 
-def _fit_or_raise(trainer, module, train_loader, val_loader, plan: FitPlan, ckpt_dir: Path) -> None:
-    """``trainer.fit``, resuming from ``plan.resume_ckpt`` (loaded with ``weights_only=True``)."""
-    trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
-                ckpt_path=None if plan.resume_ckpt is None else str(plan.resume_ckpt), weights_only=True)
+def _fit_interruptible(trainer, module, train_loader, val_loader, plan: FitPlan) -> None:
+    """``trainer.fit``, resuming from ``plan.resume_ckpt`` (loaded with ``weights_only=True``).
+
+    Lightning answers Ctrl-C by shutting down and calling ``sys.exit(1)`` with SIGINT left ignored; this
+    restores the default SIGINT handler and raises :class:`KeyboardInterrupt` instead, so the caller can
+    keep the checkpoint and the CLI can say how to resume (exit status 130).
+    """
+    import signal
+
+    try:
+        trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
+                    ckpt_path=None if plan.resume_ckpt is None else str(plan.resume_ckpt), weights_only=True)
+    except SystemExit:
+        if not trainer.interrupted:
+            raise
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        raise KeyboardInterrupt from None
 
 
 def _train_and_estimate(est: KoopmanSVD, plan: FitPlan, workdir: Path) -> KoopmanModel | None:
@@ -148,6 +162,8 @@ def _train_and_estimate_quiet(est: KoopmanSVD, plan: FitPlan, workdir: Path) -> 
             callbacks.append(EarlyStopping(monitor="val_vampe", mode="max", patience=tc.patience))
     if est.progress:
         callbacks.append(ProgressBar(refresh_rate=1))
+    if plan.resume_ckpt is not None:
+        set_aside_for_resume(workdir)  # Lightning's CSV logger starts afresh: keep the steps logged so far
     loggers = [CSVLogger(str(workdir), name="logs", version="")]
     try:
         import tensorboard  # noqa: F401
@@ -180,7 +196,7 @@ def _train_and_estimate_quiet(est: KoopmanSVD, plan: FitPlan, workdir: Path) -> 
     if val_loader is not None:
         val_loader.trainer = trainer
     est.trainer = trainer
-    _fit_or_raise(trainer, module, train_loader, val_loader, plan, ckpt_dir)
+    _fit_interruptible(trainer, module, train_loader, val_loader, plan)
     est.val_history = list(module.val_history)
     if trainer.global_rank != 0:
         return None  # only rank 0 estimates and writes

@@ -48,9 +48,16 @@ def test_existing_directory_needs_overwrite(standin, tmp_path):
     with pytest.raises(OutputExistsError, match="--overwrite"):
         export_model(standin["spec"], out, format="torchscript", cvs="1")
     assert (out / "keep.txt").exists()
-    export_model(standin["spec"], out, format="torchscript", cvs="1", overwrite=True)
-    assert sorted(p.name for p in out.iterdir()) == ["README.md", "cv_model.pt", "metadata.json"]
-    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no temporary left behind
+    # a directory mdkoop did not write is never replaced, not even with overwrite
+    with pytest.raises(OutputExistsError, match="not written by mdkoop"):
+        export_model(standin["spec"], out, format="torchscript", cvs="1", overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+    # an export mdkoop wrote is replaced
+    out2 = tmp_path / "out2"
+    export_model(standin["spec"], out2, format="plumed", cvs="1")
+    export_model(standin["spec"], out2, format="torchscript", cvs="1", overwrite=True)
+    assert sorted(p.name for p in out2.iterdir()) == [".mdkoop-output.json", "README.md", "cv_model.pt", "metadata.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "out2"]  # no temporary left behind
 
 
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root can write into read-only directories")
