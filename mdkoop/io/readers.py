@@ -66,15 +66,17 @@ def _brief(exc: BaseException, limit: int = 120) -> str:
 
 
 @contextlib.contextmanager
-def ascii_safe_path(path: str | os.PathLike) -> Iterator[str]:
-    """A path to ``path`` that mdtraj's C readers can open.
+def ascii_safe_path(path: str | os.PathLike, always: bool = False) -> Iterator[str]:
+    """A path to ``path`` that the engines can open without side effects next to the user's file.
 
-    mdtraj's XTC/TRR/DCD readers encode file names as ASCII and fail on others (``ü/run.xtc``). For such
-    a path this yields a symbolic link with an ASCII name (same extension) in a private temporary
-    directory, removed afterwards; an ASCII path is yielded unchanged.
+    mdtraj's XTC/TRR/DCD readers encode file names as ASCII and fail on others (``ü/run.xtc``); for such
+    a path (or for any path with ``always``) this yields a symbolic link with an ASCII name (same
+    extension) in a private temporary directory, removed afterwards. With ``always``, caches that an
+    engine writes beside the file it reads (MDAnalysis' XTC offsets and their lock file) land in that
+    directory instead of the user's. Otherwise an ASCII path is yielded unchanged.
     """
     s = str(path)
-    if s.isascii():
+    if s.isascii() and not always:
         yield s
         return
     import tempfile
@@ -456,10 +458,14 @@ class MDAnalysisReader(Reader):
             log.warning("Could not guess bonds (%s): molecules are not made whole across periodic boundaries.", exc)
 
     def _chunks(self, path, stride, chunk):
+        with ascii_safe_path(path, always=True) as private:
+            yield from self._chunks_of(path, private, stride, chunk)
+
+    def _chunks_of(self, path, private, stride, chunk):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                _load_new_quietly(self._u, str(path))
+                _load_new_quietly(self._u, private)
             except ValueError as exc:
                 if "same number of atoms" in str(exc):
                     n = -1
