@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: setup
-	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(VENV)/bin/mdkoop demo --out demo_run --overwrite
+	$(VENV)/bin/mdkoop demo --out demo_run --overwrite
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -42,6 +42,10 @@ COMMANDS = {
     "ground_truth_quick": f"OMP_NUM_THREADS=1 {PY} benchmarks/bench_ground_truth.py --quick",
     "inference_quick": f"OMP_NUM_THREADS=1 {PY} benchmarks/bench_inference.py --quick",
     "peers_quick": f"OMP_NUM_THREADS=1 {PY} benchmarks/bench_peers.py --quick",
+    "threads": f"{PY} benchmarks/bench_threads.py",
+    "threads_quick": f"{PY} benchmarks/bench_threads.py --quick",
+    "openmm_step": f"{PY} benchmarks/bench_openmm_step.py",
+    "openmm_step_quick": f"{PY} benchmarks/bench_openmm_step.py --quick",
 }
 
 

@@ -23,6 +23,7 @@ from _results_ground_truth import ground_truth_rows
 from _results_inference import inference_rows
 from _results_lora import lora_diagnosis_rows
 from _results_peers import peers_rows
+from _results_threads import openmm_step_rows, threads_rows
 from _results_training import _runs, _training_doc, training_rows
 
 
@@ -339,6 +340,8 @@ def build_rows(docs: dict, errors: dict | None = None, prefix: str = "results") 
         peers_rows,
         lora_diagnosis_rows,
         inference_rows,
+        openmm_step_rows,
+        threads_rows,
         gpu_rows,
     ):
         try:

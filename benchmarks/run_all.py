@@ -111,6 +111,8 @@ BENCHES = (
         600,
         "inference_quick",
     ),
+    Bench("openmm_step", "bench_openmm_step.py", "openmm_step", (), ("--quick",), 600, "openmm_step_quick"),
+    Bench("threads", "bench_threads.py", "threads", (), ("--quick",), 1800, "threads_quick"),
     Bench("peers", "bench_peers.py", "peers", (), ("--quick",), 3000, "peers_quick"),
     Bench("lora_diagnosis", "diagnose_lora.py", "lora_diagnosis_cln025",
           ("--system", "cln025", "--only", "old defaults", "defaults, 20 epochs", "defaults, 20 epochs, --loss vamp2",

@@ -12,7 +12,13 @@ from __future__ import annotations
 
 import importlib
 
+from .utils.threads import prepare_openmp_environment
+
 __version__ = "0.1.0"
+
+# OpenMP must not spin-wait (training collapses when other processes share the cores); this can only take
+# effect before torch is imported, and never overrides the user's environment (mdkoop.utils.threads).
+prepare_openmp_environment()
 
 #: public name -> module that defines it
 _API = {
@@ -33,6 +39,7 @@ _API = {
     "analyze_run": "mdkoop.analysis.pipeline",
     "its_vs_lag": "mdkoop.analysis.timescales",
     "ck_test_cvs": "mdkoop.analysis.cktest",
+    "vamp_score_cv": "mdkoop.analysis.cross_validation",
     # export
     "export_model": "mdkoop.export.api",
     # demo data
@@ -40,6 +47,8 @@ _API = {
     "fetch": "mdkoop.io.fetch",
     # errors
     "MdkoopError": "mdkoop.errors",
+    # CPU threads
+    "set_threads": "mdkoop.utils.threads",
 }
 
 __all__ = ["__version__", *sorted(_API)]

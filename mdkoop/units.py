@@ -10,7 +10,7 @@ import re
 
 from .errors import ConfigError, LagError
 
-__all__ = ["ANGSTROM_TO_NM", "NM_TO_ANGSTROM", "parse_time_ps", "lag_to_frames", "format_time_ps"]
+__all__ = ["ANGSTROM_TO_NM", "NM_TO_ANGSTROM", "parse_time_ps", "lag_to_frames", "format_time_ps", "shortest_decimal"]
 
 ANGSTROM_TO_NM = 0.1
 NM_TO_ANGSTROM = 10.0
@@ -83,11 +83,30 @@ def lag_to_frames(lag: str | int, timestep_ps: float | None) -> int:
         raise LagError(f"The lag {lag!r} is a time, but the frame spacing is unknown: give the lag in frames or set the timestep.")
     n = t / timestep_ps
     if abs(n - round(n)) > 1e-6 * max(1.0, n) or round(n) < 1:
+        nice = shortest_decimal(timestep_ps, 1e-4 * timestep_ps)
+        if nice != timestep_ps and abs(t / nice - round(t / nice)) <= 1e-6 * max(1.0, t / nice):
+            raise LagError(
+                f"The lag {lag!r} is not a whole multiple of the frame spacing ({timestep_ps:g} ps), which looks like "
+                f"{nice:g} ps stored in low precision (float32 times). Prepare the store again with "
+                f"--timestep {nice:g}ps to state the spacing, or give the lag in frames.")
         raise LagError(
             f"The lag {lag!r} ({t:g} ps) is not a whole multiple of the frame spacing ({timestep_ps:g} ps). "
             f"Use a multiple such as {max(1, round(n)) * timestep_ps:g}ps, or give the lag in frames."
         )
     return int(round(n))
+
+
+def shortest_decimal(x: float, tol: float) -> float:
+    """The number with the fewest decimals within ``tol`` of ``x`` (``0.199997, 1e-5 -> 0.2``); ``x`` if none.
+
+    Times in XTC and TRR files are float32, so a spacing read from them carries rounding noise of the
+    order of the float32 spacing at the largest stored time; this recovers the value the simulation used.
+    """
+    for decimals in range(0, 10):
+        cand = round(float(x), decimals)
+        if cand > 0 and abs(cand - x) <= tol:
+            return cand
+    return float(x)
 
 
 def format_time_ps(t_ps: float) -> str:

@@ -317,6 +317,8 @@ def test_run_all_help_and_dry_run(tmp_path):
         "stability",
         "ground_truth",
         "inference",
+        "openmm_step",
+        "threads",
         "peers",
         "lora_diagnosis",
     ]
@@ -618,3 +620,26 @@ def test_lora_diagnosis_rows_from_a_synthetic_json():
     doc["experiments"]["defaults, 20 epochs"]["runs"][0]["judge_test_vamp2"] = 2.5
     assert lora_diagnosis_rows(Context({NAME: doc}))[1].status == "NOT met"
     assert lora_diagnosis_rows(Context({}))[0].status == "not measured"
+
+
+def test_threads_and_openmm_step_rows():
+    """The default's loaded/idle ratio is judged against 0.5; the other configurations and the OpenMM cost are reported."""
+    rt = _load("_results_threads")
+    rows = rt.threads_rows(mr.Context({}))
+    assert rows[0].status == mr.NOT_MEASURED and "threads.json does not exist" in rows[0].note
+
+    def cfg(idle, loaded):
+        return {"idle_pairs_per_s": idle, "loaded_pairs_per_s": loaded, "loaded_over_idle": loaded / idle}
+
+    doc = {"machine": MACHINE, "repeats": 3, "n_load_processes": 2,
+           "configurations": {"torch default": cfg(400.0, 20.0), "mdkoop default": cfg(400.0, 240.0),
+                              "--threads 1": cfg(250.0, 200.0)}}
+    rows = rt.threads_rows(mr.Context({"threads": doc}))
+    assert [r.status for r in rows] == [mr.MET, mr.REPORTED, mr.REPORTED]
+    assert "`mdkoop default`" in rows[0].figure and rows[0].measured.startswith("0.60 (240 vs 400 pairs/s")
+    doc["configurations"]["mdkoop default"] = cfg(400.0, 100.0)
+    assert rt.threads_rows(mr.Context({"threads": doc}))[0].status == mr.NOT_MET
+    om = rt.openmm_step_rows(mr.Context({"openmm_step": {"machine": MACHINE, "n_cv": 3, "n_model_atoms": 97,
+                                                         "ms_per_step": {"per_cv_modules": 30.0, "restraint_module": 10.0}}}))
+    assert om[0].status == mr.REPORTED and om[0].measured.startswith("3.00x (30.00 vs 10.00 ms")
+    assert rt.openmm_step_rows(mr.Context({}))[0].status == mr.NOT_MEASURED

@@ -19,7 +19,7 @@
 #
 # Run it as a script (`python tutorials/01_quickstart_cli.py`) or open it as a notebook with jupytext.
 # In a terminal you would type the commands after `$`; here they run through `subprocess`.
-# Set `MDKOOP_TUTORIAL_FAST=1` for a very short training run (used by the test suite).
+# Set `MDKOOP_TUTORIAL_FAST=1` for a very short training run (a smoke run; the test suite runs the default size).
 
 # %%
 import json
@@ -93,7 +93,13 @@ print("timescales (ps):", summary["timescales_ps"])
 # %% [markdown]
 # ## 4. Export the CVs to PLUMED
 # The directory holds `plumed.dat`, the TorchScript model(s) it loads, and a README with the units.
+# PLUMED addresses atoms by their number in the simulated system. The sample holds heavy atoms only,
+# so `--topology` gives the full CLN025 structure you would simulate: the model's atoms are matched
+# onto it by residue and atom name (without it, mdkoop refuses rather than write wrong numbers).
 
 # %%
-mdkoop("export", str(WORK / "run"), "--format", "plumed", "--out", str(WORK / "plumed"), "--overwrite")
+from mdkoop.resources import resource_path  # noqa: E402
+
+mdkoop("export", str(WORK / "run"), "--format", "plumed", "--out", str(WORK / "plumed"), "--overwrite",
+       "--topology", str(resource_path("cln025.pdb")))
 print((WORK / "plumed" / "plumed.dat").read_text())

@@ -16,7 +16,13 @@
 # * `torchscript` — `cv.pt` for your own code;
 # * `plumed` — `plumed.dat` with `PYTORCH_MODEL` (PLUMED built with libtorch);
 # * `openmm` — one `cv_<c>.pt` per CV for openmm-torch's `TorchForce`, plus helpers that make a
-#   `CustomCVForce` or metadynamics `BiasVariable`s from them.
+#   `CustomCVForce` or metadynamics `BiasVariable`s from them, and `cvs_restraint.pt`: harmonic
+#   restraints on every CV from a single model evaluation per step (umbrella sampling, steered MD).
+#
+# PLUMED and OpenMM address atoms by their number in the *simulated* system. The bundled sample
+# holds heavy atoms only, so its numbering (1..97) is not that of a CLN025 simulation with
+# hydrogens: mdkoop refuses such an export unless you give the simulation's topology, and
+# `topology=` (`--topology` on the command line) renumbers the model's atoms onto it.
 #
 # We train a small model on the bundled sample, export it, check that the exported module gives
 # the same CVs as `model.transform`, and, if openmm-torch is installed, run a short well-tempered
@@ -50,7 +56,9 @@ model = KoopmanSVD(lagtime="20ps", n_modes=3, encoder="schnet", epochs=1 if FAST
 # ## PLUMED
 
 # %%
-plumed_dir = export_model(model, WORK / "plumed", format="plumed", overwrite=True)
+from mdkoop.resources import resource_path  # noqa: E402
+
+plumed_dir = export_model(model, WORK / "plumed", format="plumed", topology=resource_path("cln025.pdb"), overwrite=True)
 print(sorted(p.name for p in plumed_dir.iterdir()))
 print((plumed_dir / "plumed.dat").read_text())
 
@@ -79,8 +87,6 @@ print("max |exported - transform| =", float(np.abs(cv_exported[:, : cv_model.sha
 # inside OpenMM.
 
 # %%
-from mdkoop.resources import resource_path  # noqa: E402
-
 openmm_dir = export_model(model, WORK / "openmm", format="openmm", topology=resource_path("cln025.pdb"), overwrite=True)
 print((openmm_dir / "README.md").read_text()[:1500])
 try:

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import ConfigError, InputError, LagError, MissingFileError, ModelFormatError
 from ..utils.files import atomic_dir, atomic_file, check_output_dir
+from ..utils.threads import limited_threads
 from . import plots
 from .cktest import ck_test_cvs
 from .report import write_report
@@ -194,7 +195,7 @@ def _eigen_list(ev) -> list:
 def analyze_run(run_dir, store=None, test_store=None, lags=None, reference=None, retrain: bool = False,
                 n_bootstrap: int = 100, confidence: float = 0.95, n_sets: int = 2, n_clusters: int = 50,
                 ck_multiples: int = 4, overwrite: bool = False, out=None, seed: int = 0,
-                progress: bool = False) -> dict:
+                progress: bool = False, threads: int | None = None) -> dict:
     """Analyse a fitted run and write ``RUN/analysis/`` (summary.json, PNG figures, report.html).
 
     Parameters
@@ -225,12 +226,22 @@ def analyze_run(run_dir, store=None, test_store=None, lags=None, reference=None,
         Seed of bootstrap and k-means.
     progress : bool
         Progress bars.
+    threads : int, optional
+        CPU threads for torch during the analysis (restored afterwards); default: the current setting.
 
     Returns
     -------
     dict
         The content of summary.json.
     """
+    with limited_threads(threads):
+        return _analyze(run_dir, store, test_store, lags, reference, retrain, n_bootstrap, confidence, n_sets,
+                        n_clusters, ck_multiples, overwrite, out, seed, progress)
+
+
+def _analyze(run_dir, store, test_store, lags, reference, retrain, n_bootstrap, confidence, n_sets, n_clusters,
+             ck_multiples, overwrite, out, seed, progress) -> dict:
+    """The body of :func:`analyze_run`, run under its thread setting."""
     from .. import __version__
     from ..training.model import load_model
 
@@ -278,6 +289,9 @@ def analyze_run(run_dir, store=None, test_store=None, lags=None, reference=None,
         boot = its
     at_lag = boot.at_lag(lag)
     model_ts = np.asarray(model.timescales(), dtype=np.float64)
+    n_est = len(model_ts)
+    padded_ts = np.full(k, np.nan)
+    padded_ts[: min(k, n_est)] = model_ts[:k]
 
     summary: dict = {
         "run_dir": str(run_dir.absolute()),
@@ -288,14 +302,18 @@ def analyze_run(run_dir, store=None, test_store=None, lags=None, reference=None,
         "lag_ps": lag * timestep_ps,
         "lag_frames": lag,
         "method": "reversible" if model.linear.reversible else "nonreversible",
-        "timescales_ps": _finite_list(model_ts),
+        "timescales_ps": _finite_list(padded_ts),
         "timescales_ci_lower_ps": at_lag["ci_lower_ps"],
         "timescales_ci_upper_ps": at_lag["ci_upper_ps"],
         "timescales_reestimated_ps": at_lag["timescales_ps"],
         "confidence": confidence,
         "singular_values": _finite_list(model.singular_values),
         "eigenvalues": _eigen_list(model.eigenvalues),
-        "resolved": _resolved_list(model, model_ts, lag * timestep_ps),
+        "resolved": _resolved_list(model, model_ts, lag * timestep_ps) + [False] * (k - min(k, n_est)),
+        "not_estimated": [{"process": i + 1, "reason": (
+            f"the learned functions span only {n_est} independent non-constant directions on the training data; "
+            "the others were dropped as numerically dependent, so this process has no timescale")}
+            for i in range(n_est, k)],
         "mdkoop_version": __version__,
     }
     its_d = its.to_dict()

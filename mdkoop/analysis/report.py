@@ -87,10 +87,13 @@ def _timescale_table(summary: dict) -> str:
     conf = summary.get("confidence")
     ci_head = f"{int(round(100 * conf))}% CI (ps)" if conf else "CI (ps)"
     resolved = summary.get("resolved") or []
+    not_estimated = {d.get("process"): d for d in summary.get("not_estimated") or []}
     rows = []
     for i in range(max(len(ts), len(sv))):
         t = ts[i] if i < len(ts) else None
         state = "—" if i >= len(resolved) else ("yes" if resolved[i] else "no (faster than the lag, or value ~0)")
+        if i + 1 in not_estimated:
+            state = "no (not estimated: the learned functions are linearly dependent)"
         ci = "—" if (i >= len(lo) or lo[i] is None or hi[i] is None) else f"{_fmt(lo[i])} – {_fmt(hi[i])}"
         ev_i = ev[i] if i < len(ev) else None
         if isinstance(ev_i, dict):

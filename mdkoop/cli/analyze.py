@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..utils.threads import add_threads_option
+
 
 def register(sub):
     p = sub.add_parser(
@@ -28,6 +30,7 @@ def register(sub):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true", help="replace an existing analysis directory")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_threads_option(p)
     p.set_defaults(func=run)
     return p
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..utils.threads import add_threads_option
+
 
 def register(sub):
     """Add the ``demo`` sub-command."""
@@ -15,6 +17,7 @@ def register(sub):
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default 12)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_threads_option(p)
     p.set_defaults(func=run)
     return p
 

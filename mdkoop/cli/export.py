@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..utils.threads import add_threads_option
+
 
 def register(sub):
     """Add the ``export`` sub-command."""
@@ -21,7 +23,14 @@ def register(sub):
                    help="topology of the system you will simulate (PDB/GRO/PSF/...), when its atom numbering differs from "
                    "the training topology (e.g. the model was trained on heavy atoms only): atoms are matched by residue "
                    "number and atom name")
+    p.add_argument("--same-numbering", action="store_true",
+                   help="(plumed, openmm) the simulation numbers its atoms as the training topology did; without it or "
+                   "--topology, an export whose numbering cannot fit a simulation (a training topology without "
+                   "hydrogens, or an unknown one) is refused")
+    p.add_argument("--temperature", type=float, default=None, metavar="K",
+                   help="simulation temperature for the bias examples (default: the training store's, when recorded)")
     p.add_argument("--overwrite", action="store_true", help="replace DIR if it exists")
+    add_threads_option(p)
     p.set_defaults(func=run)
     return p
 
@@ -36,6 +45,7 @@ def run(args) -> int:
     check_output_dir(args.out, args.overwrite, "export directory", kind="export", inputs=inputs)  # before loading
     model = load_model(args.run)
     out = export_model(model, args.out, format=args.format, cvs=args.cvs, kind=args.kind, overwrite=args.overwrite, data=args.data,
-                       topology=args.topology, inputs=inputs)
+                       topology=args.topology, inputs=inputs, same_numbering=args.same_numbering,
+                       temperature=args.temperature)
     print(f"wrote {out}")
     return 0

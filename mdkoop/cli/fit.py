@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..utils.threads import add_threads_option
+
 
 def register(sub):
     """Add the ``fit`` sub-parser."""
@@ -76,6 +78,7 @@ def register(sub):
     enc.add_argument("--implementation", choices=("lean", "schnetpack"), default="lean")
     enc.add_argument("--lobes", choices=("shared", "separate"), default="shared")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_threads_option(p)
     p.set_defaults(func=run)
     return p
 

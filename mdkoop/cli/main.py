@@ -24,9 +24,15 @@ import sys
 # the user already exported wins (THP_MEM_ALLOC_ENABLE=0 turns it off).
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
-from .. import __version__
-from ..errors import MdkoopError
-from ..utils.logging import configure_cli_logging
+from ..utils.threads import prepare_openmp_environment  # noqa: E402 - imports no torch
+
+# OpenMP must not spin-wait: with another process on the cores, spinning threads collapse training 10-40x.
+# It has to be set before torch starts its OpenMP runtime, so it is set here (mdkoop.utils.threads).
+prepare_openmp_environment()
+
+from .. import __version__  # noqa: E402
+from ..errors import MdkoopError  # noqa: E402
+from ..utils.logging import configure_cli_logging  # noqa: E402
 
 #: Command name -> module, in the order ``--help`` lists them.
 COMMANDS = {
@@ -67,7 +73,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 1
     configure_cli_logging(-1 if args.quiet else args.verbose)
+    if hasattr(args, "no_progress") and not sys.stderr.isatty():
+        args.no_progress = True  # bars in a log file are carriage-return noise; fit logs one line per epoch instead
     try:
+        if hasattr(args, "threads") and getattr(args, "threads_for_torch", True):
+            from ..utils.threads import set_threads
+
+            set_threads(args.threads)
         rc = args.func(args)
     except MdkoopError as exc:
         if args.traceback:

@@ -25,6 +25,9 @@ def register(sub):
     p.add_argument("--append", action="store_true", help="add the trajectories to the existing store STORE")
     p.add_argument("--allow-duplicates", action="store_true",
                    help="with --append, accept a trajectory whose content is already in the store (refused by default)")
+    p.add_argument("--temperature", type=float, default=None, metavar="K",
+                   help="simulation temperature in K, recorded for the exported PLUMED input (default: read from a "
+                   "metadata.json/run_info.json beside the trajectories, when present)")
     p.add_argument("--chunk-size", type=int, default=None, metavar="N", help="frames read at once (default: automatic)")
     p.set_defaults(func=run)
     return p
@@ -55,7 +58,7 @@ def run(args) -> int:
     else:
         store = prepare(args.topology, args.trajectories, args.out, select=args.select, stride=args.stride,
                         timestep_ps=timestep, engine=args.engine, overwrite=args.overwrite,
-                        chunk_size=args.chunk_size, progress=progress)
+                        chunk_size=args.chunk_size, progress=progress, temperature_K=args.temperature)
     from .info import summary
 
     print(summary(store))

@@ -27,7 +27,7 @@ def register(sub):
     p.add_argument("--equilibrate", type=float, default=20.0, help="equilibration before production in ps (default 20)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (log lines instead)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, threads_for_torch=False)  # --threads here are OpenMM's platform threads
     return p
 
 

@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 from ..errors import InputError, MissingFileError
+from ..utils.threads import add_threads_option
 
 log = logging.getLogger("mdkoop.cli")
 
@@ -36,6 +37,7 @@ def register(sub):
     p.add_argument("--k", type=int, default=None, help="number of CVs, slowest first (default: all)")
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    add_threads_option(p)
     p.set_defaults(func=run)
     return p
 

@@ -31,14 +31,24 @@ from ..errors import ConfigError, InputError, ModelFormatError
 from ..utils.files import atomic_dir, check_output_dir
 from ..utils.logging import get_logger
 from . import plumed as _plumed
-from .torchscript import CVModule, OpenMMCVModule, PlumedCVModule, save_scripted, script_module
+from .torchscript import (
+    MAX_RESTRAINED_CVS,
+    CVModule,
+    OpenMMCVModule,
+    OpenMMRestraintModule,
+    PlumedCVModule,
+    save_scripted,
+    script_module,
+)
 
 __all__ = ["FORMATS", "KINDS", "ExportSpec", "parse_cvs", "cv_statistics", "spec_from_model", "export_model", "export_spec",
-           "remap_to_topology"]
+           "remap_to_topology", "check_numbering", "ADDRESSED_BY_NUMBER"]
 
 FORMATS = ("torchscript", "plumed", "openmm")
 KINDS = ("singular", "eigen")
 TORCHSCRIPT_FILE = "cv_model.pt"
+#: the OpenMM export's one-evaluation restraint module (all CVs, harmonic restraints via global parameters)
+RESTRAINT_FILE = "cvs_restraint.pt"
 METADATA_FILE = "metadata.json"
 
 log = get_logger("export")
@@ -73,9 +83,11 @@ class ExportSpec:
     samples_stride : int
         Frame stride of ``samples`` relative to the model's frames (for the lag in frames).
     topology : dict, optional
-        ``{"name", "n_atoms"}`` of the topology whose atom numbering ``atom_indices`` refer to.
+        ``{"name", "n_atoms", "n_hydrogens"}`` of the topology whose atom numbering ``atom_indices`` refer to.
     residue_ids, residue_names : list, optional
         Residue number and name of each model atom (to match atoms onto another topology).
+    temperature_K : float, optional
+        Temperature of the training simulations (K), for the bias examples; None when unknown.
     """
 
     features: nn.Module
@@ -96,6 +108,7 @@ class ExportSpec:
     topology: dict | None = None
     residue_ids: list[int] | None = None
     residue_names: list[str] | None = None
+    temperature_K: float | None = None
 
     @property
     def n_available(self) -> int:
@@ -270,6 +283,7 @@ def _metadata(spec: ExportSpec, cvs: list[int], fmt: str, stats: dict | None) ->
         "atom_indices": [int(i) for i in spec.atom_indices],
         "atom_indices_base": 0,
         "topology": spec.topology,
+        "temperature_K": spec.temperature_K,
         "atom_names": [str(a) for a in spec.atom_names],
         "atomic_numbers": [int(z) for z in spec.atomic_numbers],
         "cutoff_nm": float(spec.cutoff_nm),
@@ -285,7 +299,8 @@ def _metadata(spec: ExportSpec, cvs: list[int], fmt: str, stats: dict | None) ->
 
 
 def export_model(model, out: str | os.PathLike, format: str = "torchscript", cvs=None, kind: str | None = None,
-                 overwrite: bool = False, data=None, topology: str | os.PathLike | None = None, inputs=()) -> Path:
+                 overwrite: bool = False, data=None, topology: str | os.PathLike | None = None, inputs=(),
+                 same_numbering: bool = False, temperature: float | None = None) -> Path:
     """Export a fitted model's CVs.
 
     Parameters
@@ -310,6 +325,13 @@ def export_model(model, out: str | os.PathLike, format: str = "torchscript", cvs
     inputs : sequence of path-like
         Paths that ``out`` must not be or contain (the run directory the model came from, ...);
         ``data`` and ``topology`` are added when they are paths.
+    same_numbering : bool
+        For ``plumed`` and ``openmm``, which address atoms by their number in the simulation: state that the
+        simulation numbers its atoms as the training topology did. Without it (and without ``topology``)
+        the export is refused when the training topology cannot be a simulation's (no hydrogens: a
+        heavy-atom trajectory) or is unknown (see :func:`check_numbering`).
+    temperature : float, optional
+        Simulation temperature in K for the bias examples; default: the training store's, when recorded.
 
     Returns
     -------
@@ -327,7 +349,50 @@ def export_model(model, out: str | os.PathLike, format: str = "torchscript", cvs
         raise ConfigError(f"The export spec holds {spec.kind} CVs but kind={kind!r} was requested.")
     if topology is not None:
         spec = remap_to_topology(spec, topology)
+    elif format in ADDRESSED_BY_NUMBER and not same_numbering and not isinstance(model, ExportSpec):
+        check_numbering(spec)
+    if temperature is not None:
+        if not (isinstance(temperature, (int, float)) and np.isfinite(temperature) and temperature > 0):
+            raise ConfigError(f"--temperature must be a positive number of K, got {temperature!r}.")
+        spec = dataclasses.replace(spec, temperature_K=float(temperature))
     return export_spec(spec, out, format=format, cvs=cvs, overwrite=overwrite, inputs=inputs)
+
+
+#: export formats that address the model's atoms by their number in the simulated system
+ADDRESSED_BY_NUMBER = ("plumed", "openmm")
+
+
+def check_numbering(spec: ExportSpec) -> None:
+    """Refuse atom numbers that would silently point at the wrong atoms of a simulation.
+
+    ``spec.atom_indices`` number the model's atoms as in the training topology (the one given to
+    ``mdkoop prepare``; a ``--select`` is already accounted for). That numbering fits a simulation only
+    if its topology is that one. It cannot be when the training topology has no hydrogens (trajectories
+    saved with heavy atoms only), and it cannot be checked when the training store is gone.
+
+    Raises
+    ------
+    ConfigError
+        Saying to give the simulation's topology (``--topology``) or to confirm the numbering
+        (``--same-numbering``).
+    """
+    fix = ("Give the topology of the system you will simulate with --topology FILE (atoms are matched by residue "
+           "number and atom name), or pass --same-numbering if your simulation really numbers its atoms as {what}.")
+    top = spec.topology
+    if not top:
+        raise ConfigError("The atom numbering of the training topology is unknown (the training store is not "
+                          "available), so the exported atom numbers cannot be checked. "
+                          + fix.format(what="the training topology did"))
+    n_h = top.get("n_hydrogens")
+    if n_h == 0:
+        raise ConfigError(
+            f"The model was trained on {top.get('name')!r}, a topology of {top.get('n_atoms')} atoms without hydrogens: "
+            "its atom numbers do not fit a simulation with hydrogens, and would point at the wrong atoms. "
+            + fix.format(what=repr(top.get("name"))))
+    if n_h is None:
+        raise ConfigError(
+            f"The training store of this model predates the record of its topology's hydrogens, so mdkoop cannot tell "
+            f"whether the numbering of {top.get('name')!r} fits your simulation. " + fix.format(what=repr(top.get("name"))))
 
 
 def default_cvs(spec: ExportSpec) -> list[int]:
@@ -390,11 +455,19 @@ def export_spec(spec: ExportSpec, out: str | os.PathLike, format: str = "torchsc
         modules = {_plumed.MODEL_FILE: (script_module(PlumedCVModule(cv)), meta)}
     else:
         modules = {}
+        whole = "positions of the whole system (n_particles, 3) in nm (openmm-torch TorchForce)"
         for j, c in enumerate(chosen):
-            m = dict(meta, openmm_cv=c, output=f"scalar float32: mdkoop CV {c}",
-                     input="positions of the whole system (n_particles, 3) in nm (openmm-torch TorchForce)")
+            m = dict(meta, openmm_cv=c, output=f"scalar float32: mdkoop CV {c}", input=whole)
             modules[f"cv_{c}.pt"] = (script_module(OpenMMCVModule(cv, spec.atom_indices, j)), m)
         meta["files"] = list(modules)
+        if len(chosen) <= MAX_RESTRAINED_CVS:
+            params = [f"{p}{c}" for c in chosen for p in ("mdkoop_k", "mdkoop_s")]
+            m = dict(meta, input=whole + "; then the global parameters " + ", ".join(params),
+                     output="scalar float32: sum_i 0.5*k_i*(cv_i - s_i)^2 in kJ/mol, all CVs from one evaluation",
+                     openmm_parameters=params)
+            modules[RESTRAINT_FILE] = (script_module(OpenMMRestraintModule(cv, spec.atom_indices)), m)
+            meta["restraint_file"] = RESTRAINT_FILE
+            meta["openmm_parameters"] = params
 
     with atomic_dir(out, overwrite, "export directory", kind="export", inputs=inputs) as tmp:
         for name, (mod, m) in modules.items():
@@ -404,7 +477,7 @@ def export_spec(spec: ExportSpec, out: str | os.PathLike, format: str = "torchsc
             (tmp / _plumed.PLUMED_FILE).write_text(_plumed.plumed_input(
                 spec.atom_indices, len(chosen), cv_numbers=chosen, atom_names=spec.atom_names,
                 sigma=None if stats is None else stats["sigma"], kind=spec.kind, lagtime_ps=spec.lagtime_ps,
-                topology=spec.topology))
+                topology=spec.topology, temperature_K=spec.temperature_K))
             (tmp / "README.md").write_text(_plumed.plumed_readme(meta, stats))
         elif format == "openmm":
             from .openmm import openmm_readme

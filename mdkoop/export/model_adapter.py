@@ -67,7 +67,10 @@ def training_residues(model) -> tuple[list[int] | None, list[str] | None]:
 
 
 def training_topology(model) -> dict | None:
-    """``{"name", "n_atoms"}`` of the topology the training store was prepared from (its atom numbering), or None."""
+    """``{"name", "n_atoms", "n_hydrogens", "temperature_K"}`` of the training store's topology, or None.
+
+    The topology is the one the store was prepared from: it defines the atom numbering of the model's atoms.
+    """
     import json
 
     path = training_data_path(model)
@@ -77,7 +80,8 @@ def training_topology(model) -> dict | None:
     top = meta.get("topology") or {}
     if not top.get("name"):
         return None
-    return {"name": str(top["name"]), "n_atoms": meta.get("n_atoms_topology")}
+    return {"name": str(top["name"]), "n_atoms": meta.get("n_atoms_topology"),
+            "n_hydrogens": meta.get("n_hydrogens_topology"), "temperature_K": meta.get("temperature_K")}
 
 
 def adapt_model(model, kind: str | None = None, data=None):
@@ -126,11 +130,13 @@ def adapt_model(model, kind: str | None = None, data=None):
     else:
         log.warning("the training data are not available: CV ranges and kernel widths are left out (pass --data STORE)")
     residue_ids, residue_names = training_residues(model)
+    topology = training_topology(model)
     return ExportSpec(
         features=features, weight=np.asarray(weight), bias=np.asarray(bias), kind=kind,
         atom_indices=np.asarray(atoms["indices"], dtype=np.int64), atom_names=list(atoms.get("names") or []),
         atomic_numbers=z, cutoff_nm=cutoff, lagtime_frames=int(model.lagtime),
         lagtime_ps=model.lagtime_ps, timestep_ps=float(model.timestep) if time_ps else None,
         values=values, timescales_ps=timescales if time_ps else None, samples=samples, samples_stride=stride,
-        topology=training_topology(model), residue_ids=residue_ids, residue_names=residue_names,
+        topology=topology, residue_ids=residue_ids, residue_names=residue_names,
+        temperature_K=None if topology is None else topology.get("temperature_K"),
     )

@@ -27,7 +27,8 @@ from typing import Any
 from ..errors import DependencyError, InputError, MissingFileError
 from .torchscript import read_metadata
 
-__all__ = ["import_openmmtorch", "cv_files", "make_torch_forces", "make_cv_force", "make_bias_variables", "openmm_readme"]
+__all__ = ["import_openmmtorch", "cv_files", "make_torch_forces", "make_cv_force", "make_bias_variables",
+           "make_restraint_force", "restraint_parameters", "openmm_readme"]
 
 
 def import_openmmtorch():
@@ -133,6 +134,67 @@ def make_cv_force(source, expression: str = "0", parameters: dict[str, float] | 
     return force
 
 
+def restraint_parameters(meta: dict[str, Any], k: Sequence[float] | float,
+                         centers: Sequence[float] | None = None) -> list[tuple[str, float]]:
+    """``[(name, value), ...]`` of the restraint module's global parameters, in the order it reads them.
+
+    Parameters
+    ----------
+    meta : dict
+        The export's ``metadata.json`` (``cvs``, ``openmm_parameters``, ``cv_stats``).
+    k : float or sequence of float
+        Force constant per exported CV, kJ/mol per CV unit squared (0 leaves a CV free).
+    centers : sequence of float, optional
+        Restraint centre per CV (CV units); default the CV's mean on the training data.
+    """
+    names = meta.get("openmm_parameters")
+    if not names:
+        raise InputError("This export has no restraint module (more CVs than it takes); export at most 8 CVs (--cvs).")
+    n = len(meta["cvs"])
+    ks = [float(k)] * n if isinstance(k, (int, float)) else [float(v) for v in k]
+    if centers is None:
+        stats = meta.get("cv_stats")
+        if not stats:
+            raise InputError("The export carries no CV statistics; pass centers=[...].")
+        centers = stats["mean"]
+    cs = [float(v) for v in centers]
+    if len(ks) != n or len(cs) != n:
+        raise InputError(f"Give one force constant and one centre per exported CV ({n}); got {len(ks)} and {len(cs)}.")
+    values = [v for pair in zip(ks, cs) for v in pair]
+    return list(zip(names, values))
+
+
+def make_restraint_force(source, k: Sequence[float] | float, centers: Sequence[float] | None = None):
+    """One ``TorchForce`` restraining every exported CV, from a **single** model evaluation per step.
+
+    ``E = sum_i 0.5 k_i (cv_i - s_i)^2`` (kJ/mol). The force constants and centres are global parameters
+    ``mdkoop_k<c>``, ``mdkoop_s<c>`` (c: mdkoop CV number) that can be changed during the run with
+    ``context.setParameter`` (umbrella windows, steered MD). Metadynamics in OpenMM needs one force per
+    variable (:func:`make_bias_variables`), which evaluates the model once per CV.
+
+    Parameters
+    ----------
+    source : path-like
+        The directory written by ``mdkoop export --format openmm``.
+    k, centers
+        As in :func:`restraint_parameters`.
+
+    Returns
+    -------
+    openmmtorch.TorchForce
+    """
+    meta_path = Path(source) / "metadata.json"
+    if not meta_path.is_file():
+        raise MissingFileError(f"{str(source)!r} has no metadata.json; pass the directory of `mdkoop export --format openmm`.")
+    meta = json.loads(meta_path.read_text())
+    params = restraint_parameters(meta, k, centers)
+    ot = import_openmmtorch()
+    force = ot.TorchForce(str(Path(source) / meta["restraint_file"]))
+    for name, value in params:
+        force.addGlobalParameter(name, value)
+    return force
+
+
 def make_bias_variables(source, widths: Sequence[float] | None = None, margin: float = 0.25,
                         ranges: Sequence[tuple[float, float]] | None = None, grid_width: int | None = None):
     """``openmm.app.metadynamics.BiasVariable``s for the exported CVs.
@@ -191,12 +253,24 @@ def make_bias_variables(source, widths: Sequence[float] | None = None, margin: f
 def openmm_readme(meta: dict[str, Any]) -> str:
     """README of an OpenMM export directory (Markdown)."""
     files = meta.get("files", [])
+    temp = meta.get("temperature_K")
+    temp_text = f"{temp:g}" if temp else "T_SIM"  # the simulation temperature, when the training data recorded it
+    restraint = meta.get("restraint_file")
+    restraint_lines = [] if not restraint else [
+        f"`{restraint}` computes **all** these CVs from one model evaluation and restrains each harmonically,",
+        "`E = sum_i 0.5 k_i (cv_i - s_i)^2` (kJ/mol), with the force constants and centres as global parameters",
+        f"{', '.join(f'`{p}`' for p in meta.get('openmm_parameters', []))} that `context.setParameter` can change",
+        "during the run (umbrella windows, steered MD). OpenMM's metadynamics needs one force per variable, so it",
+        f"evaluates the model once per CV per step ({len(files)} times here); the restraint module once.",
+        "",
+    ]
     return "\n".join([
         "# mdkoop CVs for OpenMM (openmm-torch)",
         "",
         f"One TorchScript file per CV ({', '.join(f'`{f}`' for f in files)}): mdkoop CVs {meta['cvs']}"
         f" ({meta['kind']} functions, lag {meta.get('lagtime_ps')} ps) computed from {meta['n_atoms']} atoms.",
         "",
+        *restraint_lines,
         "- input: positions of the **whole system**, `(n_particles, 3)` in nm (as openmm-torch passes them);"
         " the module picks the atoms `atom_indices` (0-based) of `metadata.json` itself, so keep the training"
         " topology's atom order for them (solvent may follow);",
@@ -210,12 +284,19 @@ def openmm_readme(meta: dict[str, Any]) -> str:
         "",
         "# well-tempered metadynamics on the exported CVs (ranges and widths from the training data)",
         "bias_vars = make_bias_variables('THIS_DIR')",
-        "meta = Metadynamics(system, bias_vars, temperature=340*unit.kelvin, biasFactor=10,",
+        f"meta = Metadynamics(system, bias_vars, temperature={temp_text}*unit.kelvin, biasFactor=10,",
         "                    height=1.2*unit.kilojoules_per_mole, frequency=500)",
         "# ... build the Simulation with `system`, then meta.step(simulation, n_steps)",
         "",
-        "# or any bias expression on cv1, cv2, ...",
+        "# or any bias expression on cv1, cv2, ... (one model evaluation per CV)",
         "system.addForce(make_cv_force('THIS_DIR', '0.5*k*(cv1-s0)^2', {'k': 100.0, 's0': 0.0}))",
+        *([] if not restraint else [
+            "",
+            "# harmonic restraints on every CV from ONE model evaluation (centres default to the training means)",
+            "from mdkoop.export.openmm import make_restraint_force",
+            "system.addForce(make_restraint_force('THIS_DIR', k=100.0))",
+            f"# later: simulation.context.setParameter('{meta.get('openmm_parameters', ['', 'mdkoop_s1'])[1]}', 0.5)",
+        ]),
         "```",
         "",
     ])

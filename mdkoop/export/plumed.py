@@ -62,6 +62,7 @@ def plumed_input(
     label: str = "cv",
     stride: int = 500,
     topology: dict | None = None,
+    temperature_K: float | None = None,
 ) -> str:
     """Text of ``plumed.dat`` for an exported model.
 
@@ -89,6 +90,8 @@ def plumed_input(
         ``PRINT`` stride in MD steps.
     topology : dict, optional
         ``{"name", "n_atoms"}`` of the training topology, named in the header.
+    temperature_K : float, optional
+        Simulation temperature for the commented METAD example; a placeholder that PLUMED refuses when unknown.
 
     Returns
     -------
@@ -149,8 +152,15 @@ def plumed_input(
     w(f"# opes: OPES_METAD ARG={','.join(bias_comps)} SIGMA={bias_sigma} BARRIER=40 PACE=500 FILE=KERNELS STATE_WFILE=STATE STATE_WSTRIDE=50000")
     w("# PRINT STRIDE=500 FILE=COLVAR_BIAS ARG=" + ",".join(bias_comps) + ",opes.bias")
     w("#")
-    w("# Well-tempered METAD: HEIGHT in kJ/mol, BIASFACTOR ~ 10, TEMP = your simulation temperature in K.")
-    w(f"# metad: METAD ARG={','.join(bias_comps)} SIGMA={bias_sigma} HEIGHT=1.2 BIASFACTOR=10 TEMP=340 PACE=500 FILE=HILLS")
+    if temperature_K is not None:
+        w(f"# Well-tempered METAD: HEIGHT in kJ/mol, BIASFACTOR ~ 10, TEMP = the simulation temperature in K ({temperature_K:g} K")
+        w("# as recorded for the training data; change it if you simulate at another temperature).")
+        temp = f"{temperature_K:g}"
+    else:
+        w("# Well-tempered METAD: HEIGHT in kJ/mol, BIASFACTOR ~ 10, TEMP = your simulation temperature in K: the")
+        w("# training data's temperature is not recorded (mdkoop prepare --temperature K), so set it yourself.")
+        temp = "SET_YOUR_TEMPERATURE_K"
+    w(f"# metad: METAD ARG={','.join(bias_comps)} SIGMA={bias_sigma} HEIGHT=1.2 BIASFACTOR=10 TEMP={temp} PACE=500 FILE=HILLS")
     w("# PRINT STRIDE=500 FILE=COLVAR_BIAS ARG=" + ",".join(bias_comps) + ",metad.bias")
     return "\n".join(out) + "\n"
 

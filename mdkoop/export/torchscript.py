@@ -40,7 +40,7 @@ import json
 import os
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, List, Optional
 
 import torch
 from torch import Tensor, nn
@@ -55,6 +55,8 @@ __all__ = [
     "CVModule",
     "PlumedCVModule",
     "OpenMMCVModule",
+    "OpenMMRestraintModule",
+    "MAX_RESTRAINED_CVS",
     "script_module",
     "save_scripted",
     "read_metadata",
@@ -270,6 +272,77 @@ class OpenMMCVModule(nn.Module):
                                "listed in atom_indices (see the mdkoop.json metadata)")
         sel = positions.index_select(0, self.atom_indices).unsqueeze(0)
         return self.cv(sel)[0, self.index]
+
+
+#: the most CVs one :class:`OpenMMRestraintModule` restrains (its TorchScript signature is fixed)
+MAX_RESTRAINED_CVS = 8
+
+
+class OpenMMRestraintModule(nn.Module):
+    """openmm-torch ``TorchForce``: every CV from **one** model evaluation, with a harmonic restraint on each.
+
+    ``E = sum_i 0.5 * k_i * (cv_i - s_i)^2`` in kJ/mol, with ``k_i`` (kJ/mol per CV unit squared) and ``s_i``
+    (CV units) given as openmm-torch global context parameters, in the order ``k1, s1, k2, s2, ...`` (see
+    :func:`mdkoop.export.openmm.make_restraint_force`); they can change during the run (umbrella windows,
+    steered MD, string methods). A CV whose pair is not given is not restrained. One evaluation serves all
+    CVs, where a ``CustomCVForce`` over per-CV modules (:class:`OpenMMCVModule`) evaluates the model once per CV.
+
+    Parameters
+    ----------
+    cv : CVModule
+        With at most :data:`MAX_RESTRAINED_CVS` CVs.
+    atom_indices : array_like, shape (n_atoms,), int
+        0-based indices of the model's atoms in the simulated system's topology.
+    """
+
+    def __init__(self, cv: CVModule, atom_indices):
+        super().__init__()
+        if cv.n_cv > MAX_RESTRAINED_CVS:
+            raise InputError(f"A restraint module takes at most {MAX_RESTRAINED_CVS} CVs; export fewer (--cvs).")
+        self.cv = cv
+        idx = torch.as_tensor(atom_indices, dtype=torch.long).reshape(-1).clone()
+        if idx.numel() != cv.n_atoms:
+            raise InputError(f"{idx.numel()} atom indices given for a model of {cv.n_atoms} atoms.")
+        self.register_buffer("atom_indices", idx)
+        self.n_required = int(idx.max().item()) + 1 if idx.numel() else 0
+        self.n_cv = cv.n_cv
+
+    def forward(self, positions: Tensor,
+                k1: Optional[Tensor] = None, s1: Optional[Tensor] = None, k2: Optional[Tensor] = None,
+                s2: Optional[Tensor] = None, k3: Optional[Tensor] = None, s3: Optional[Tensor] = None,
+                k4: Optional[Tensor] = None, s4: Optional[Tensor] = None, k5: Optional[Tensor] = None,
+                s5: Optional[Tensor] = None, k6: Optional[Tensor] = None, s6: Optional[Tensor] = None,
+                k7: Optional[Tensor] = None, s7: Optional[Tensor] = None, k8: Optional[Tensor] = None,
+                s8: Optional[Tensor] = None) -> Tensor:
+        """Restraint energy of the current configuration.
+
+        Parameters
+        ----------
+        positions : Tensor, shape (n_particles, 3), float32 or float64
+            Positions of all particles, in nm.
+        k1, s1, ..., k8, s8 : Tensor, shape (), optional
+            Force constant (kJ/mol per CV unit squared) and centre (CV units) of the restraint on the
+            i-th exported CV.
+
+        Returns
+        -------
+        Tensor, shape (), float32
+            Energy in kJ/mol.
+        """
+        if positions.dim() != 2 or positions.shape[1] != 3 or positions.shape[0] < self.n_required:
+            raise RuntimeError("mdkoop OpenMM restraint: positions must be (n_particles, 3) in nm and contain every "
+                               "atom listed in atom_indices (see the mdkoop.json metadata)")
+        cv = self.cv(positions.index_select(0, self.atom_indices).unsqueeze(0))[0]
+        ks: List[Optional[Tensor]] = [k1, k2, k3, k4, k5, k6, k7, k8]
+        ss: List[Optional[Tensor]] = [s1, s2, s3, s4, s5, s6, s7, s8]
+        energy = torch.zeros((), dtype=cv.dtype, device=cv.device)
+        for i in range(self.n_cv):
+            k = ks[i]
+            s = ss[i]
+            if k is not None and s is not None:
+                d = cv[i] - s.to(cv.dtype).reshape(())
+                energy = energy + 0.5 * k.to(cv.dtype).reshape(()) * d * d
+        return energy
 
 
 def script_module(module: nn.Module) -> torch.jit.ScriptModule:

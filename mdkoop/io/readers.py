@@ -119,6 +119,9 @@ class AtomSet:
     ----------
     n_atoms_total : int
         Atoms in the full topology.
+    n_hydrogens_total : int
+        Hydrogen atoms in the full topology (0 for a topology stripped to heavy atoms, whose atom
+        numbering then differs from an all-atom simulation's).
     indices : ndarray, shape (n,), int64
         0-based indices of the selected atoms in the full topology, ascending.
     names, elements, residue_names : list of str
@@ -132,6 +135,7 @@ class AtomSet:
     """
 
     n_atoms_total: int
+    n_hydrogens_total: int
     indices: np.ndarray
     names: list[str]
     elements: list[str]
@@ -332,6 +336,7 @@ class MDTrajReader(Reader):
         bonds = np.array([(b.atom1.index, b.atom2.index) for b in sub.bonds], dtype=np.int64).reshape(-1, 2)
         return AtomSet(
             n_atoms_total=top.n_atoms,
+            n_hydrogens_total=sum(1 for a in top.atoms if a.element is not None and a.element.atomic_number == 1),
             indices=idx,
             names=[a.name for a in atoms],
             elements=[a.element.symbol if a.element is not None else "" for a in atoms],
@@ -427,6 +432,7 @@ class MDAnalysisReader(Reader):
         self._need_guess_bonds = n > 1 and len(bonds) == 0
         return AtomSet(
             n_atoms_total=len(u.atoms),
+            n_hydrogens_total=_count_hydrogens(u),
             indices=idx,
             names=[str(x) for x in ag.names],
             elements=elements,
@@ -513,6 +519,14 @@ class MDAnalysisReader(Reader):
                 self._u.trajectory[0]
             self._ag.positions = np.asarray(xyz, dtype=np.float64) / ANGSTROM_TO_NM
             self._ag.write(str(path))
+
+
+def _count_hydrogens(universe) -> int:
+    """Hydrogens of an MDAnalysis Universe: by element where known, else by name (H*)."""
+    atoms = universe.atoms
+    if hasattr(atoms, "elements") and any(str(e).strip() for e in atoms.elements):
+        return int(sum(str(e).strip().upper() == "H" for e in atoms.elements))
+    return int(sum(str(n).upper().startswith("H") for n in atoms.names))
 
 
 def _load_new_quietly(universe, path: str) -> None:

@@ -104,21 +104,32 @@ def _source_entry(path: Path) -> dict:
 
 
 def _timestep_from_times(times: np.ndarray, path: Path, strict: bool = True) -> float | None:
-    """Frame spacing in ps from stored times; None if unknown (fewer than 2 frames, or all equal)."""
+    """Frame spacing in ps from stored times; None if unknown (fewer than 2 frames, or all equal).
+
+    The times of XTC/TRR files are float32, so consecutive differences carry rounding noise of about the
+    float32 spacing at the largest time (0.2 ps frames read as 0.199997 ps). The spacing is taken over the
+    whole span of the times read, then rounded to the shortest decimal within that noise
+    (:func:`mdkoop.units.shortest_decimal`).
+    """
+    from ..units import shortest_decimal
+
     if times is None or len(times) < 2:
         return None
     d = np.diff(times)
     dt = float(np.median(d))
     if not np.isfinite(dt) or dt <= 0:
         return None
-    if np.max(np.abs(d - dt)) > 1e-3 * dt + 1e-4:
+    resolution = 2.0 * float(np.spacing(np.float32(np.max(np.abs(times)))))  # float32 times (XTC, TRR)
+    if np.max(np.abs(d - dt)) > 1e-3 * dt + 1e-4 + resolution:
         if not strict:
             return None
         raise TrajectoryReadError(
             f"The frames of {str(path)!r} are not equally spaced in time (spacings from {d.min():g} to {d.max():g} ps). "
             f"Split the file at the jumps, or pass --timestep to state the spacing yourself."
         )
-    return float(f"{dt:.6g}")  # XTC stores float32 times: 100.00001 -> 100.0
+    span = (float(times[-1]) - float(times[0])) / (len(times) - 1)
+    noise = resolution / (len(times) - 1) + 1e-9 * span
+    return shortest_decimal(span, noise)
 
 
 def _progress(total_desc: str, show: bool):
@@ -175,8 +186,9 @@ def _write_trajectories(reader: Reader, trajectories: Sequence[Path], out_dir: P
                     f"The frame spacing of {str(src)!r} is unknown (the file stores no usable times). Pass it with "
                     f"--timestep PS (the time between saved frames, before striding) or timestep_ps=."
                 )
+            raw = float(np.median(np.diff(head_times))) if len(head_times) > 1 else None
             entries.append({"file": f"{_TRAJ_DIR}/{name}", "tmp": tmp.name, "n_frames": writer.n_frames,
-                            "source": _source_entry(src), "file_timestep_ps": dt})
+                            "source": _source_entry(src), "file_timestep_ps": dt, "file_timestep_ps_raw": raw})
             log.info("%s: %d frames", src.name, writer.n_frames)
     except BaseException:
         for f in written:
@@ -194,6 +206,37 @@ def _write_trajectories(reader: Reader, trajectories: Sequence[Path], out_dir: P
                     f"{p.name!r} {d:g} ps. Prepare them as separate stores, or subsample them to a common spacing."
                 )
     return entries, file_dt, first_frame
+
+
+#: simulation records looked for beside each trajectory file (``temperature_K`` key)
+_RUN_RECORDS = ("metadata.json", "run_info.json", "simulation.json")
+
+
+def _temperature_entry(paths: Sequence[Path], temperature_K: float | None) -> dict:
+    """``{"temperature_K", "temperature_source"}`` for ``store.json``: given, read beside the files, or unknown."""
+    if temperature_K is not None:
+        t = float(temperature_K)
+        if not (np.isfinite(t) and t > 0):
+            raise ConfigError(f"--temperature must be a positive number of K, got {temperature_K!r}.")
+        return {"temperature_K": t, "temperature_source": "user"}
+    found: dict[float, str] = {}
+    for p in paths:
+        for name in _RUN_RECORDS:
+            rec = p.parent / name
+            if rec.is_file():
+                try:
+                    t = json.loads(rec.read_text()).get("temperature_K")
+                except (OSError, ValueError, AttributeError):
+                    t = None
+                if isinstance(t, (int, float)) and not isinstance(t, bool) and t > 0:
+                    found.setdefault(float(t), str(rec.resolve()))
+                break
+        else:
+            return {"temperature_K": None, "temperature_source": None}  # a file without a record: unknown
+    if len(found) == 1:
+        (t, src), = found.items()
+        return {"temperature_K": t, "temperature_source": src}
+    return {"temperature_K": None, "temperature_source": None}
 
 
 def _check_args(trajectories, stride, timestep_ps) -> tuple[list[Path], int, float | None]:
@@ -222,7 +265,7 @@ def _final_timestep(file_dt: float | None, timestep_ps: float | None, stride: in
 
 def prepare(topology, trajectories, out, *, select: str | None = None, stride: int = 1,
             timestep_ps: float | str | None = None, engine: str = "mdtraj", overwrite: bool = False,
-            chunk_size: int | None = None, progress: bool = False) -> TrajectoryStore:
+            chunk_size: int | None = None, progress: bool = False, temperature_K: float | None = None) -> TrajectoryStore:
     """Read trajectories into a new store.
 
     Parameters
@@ -248,6 +291,11 @@ def prepare(topology, trajectories, out, *, select: str | None = None, stride: i
         Frames read at once (memory bound); chosen automatically by default.
     progress : bool
         Show a tqdm progress bar over frames.
+    temperature_K : float, optional
+        The simulation temperature in K, recorded in ``store.json`` (the exported PLUMED input uses it).
+        By default it is read from a simulation record beside the trajectories (``metadata.json``,
+        ``run_info.json`` or ``simulation.json`` with ``temperature_K``, as ``mdkoop simulate`` writes),
+        when all of them agree; otherwise it stays unknown.
 
     Returns
     -------
@@ -261,6 +309,7 @@ def prepare(topology, trajectories, out, *, select: str | None = None, stride: i
     paths, stride, timestep_ps = _check_args(trajectories, stride, timestep_ps)
     inputs = [topology, *paths]
     check_output_dir(out, overwrite, what="store", kind="store", inputs=inputs)
+    _temperature_entry(paths, temperature_K)  # refuse a bad --temperature before any work
     reader = make_reader(engine, topology, select)
     with atomic_dir(out, overwrite=overwrite, what="store", kind="store", inputs=inputs) as tmp:
         tdir = tmp / _TRAJ_DIR
@@ -288,6 +337,7 @@ def prepare(topology, trajectories, out, *, select: str | None = None, stride: i
             "n_frames": int(sum(e["n_frames"] for e in entries)),
             "n_atoms": len(a.indices),
             "n_atoms_topology": a.n_atoms_total,
+            "n_hydrogens_topology": a.n_hydrogens_total,
             "n_trajectories": len(entries),
             "trajectory_lengths": [int(e["n_frames"]) for e in entries],
             "atom_indices": a.indices.tolist(),
@@ -297,6 +347,7 @@ def prepare(topology, trajectories, out, *, select: str | None = None, stride: i
             "residue_names": a.residue_names,
             "residue_ids": a.residue_ids.tolist(),
             "made_whole": bool(len(a.bonds)),
+            **_temperature_entry(paths, temperature_K),
             "topology_file": _TOPOLOGY,
             "topology": _source_entry(reader.topology),
             "trajectories": entries,

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from deeptime.base import Estimator
 
 from ..errors import (
     ConfigError,
@@ -48,6 +49,7 @@ from ..errors import (
 )
 from ..utils.files import RunLock, check_output_dir, mark_output, output_kind, temporary_name
 from ..utils.logging import get_logger
+from ..utils.threads import limited_threads
 from .config import EncoderConfig, FitConfig, TrainConfig
 from .metrics_log import merge_metrics
 from .model import KoopmanModel
@@ -61,6 +63,9 @@ log = get_logger("training")
 
 IN_PROGRESS_MARKER = "IN_PROGRESS"
 _SCHNET_KEYS = ("n_atom_basis", "n_interactions", "n_rbf", "cutoff", "pooling", "implementation", "standardize_output")
+#: TrainConfig fields that KoopmanSVD takes as plain keyword parameters (beside lagtime, n_modes, loss, ...)
+_TRAIN_KEYS = ("weight_decay", "grad_clip", "schedule", "plateau_patience", "tol", "patience", "devices", "num_nodes",
+               "precision", "method", "checkpoint_every")
 
 
 #: length of each held-out validation block, in lag times (the blocks are interleaved through the data)
@@ -160,7 +165,7 @@ class FitPlan:
     resume_ckpt: Path | None
 
 
-class KoopmanSVD:
+class KoopmanSVD(Estimator):
     """Learn Koopman singular functions with a neural encoder (nested LoRA by default).
 
     Parameters
@@ -180,9 +185,10 @@ class KoopmanSVD:
     batch_size : int
     lr : float
     device : {"auto", "cpu", "cuda"}
-    timestep : float
-        Time between frames for array data (timescales are then in these units; 1.0 = frames).
-        Stores use their own ``timestep_ps`` (timescales in ps).
+    timestep : float or str
+        Time between frames for array data: a time with a unit (``"0.5ps"``), or a number, which is in ps
+        when ``lagtime`` has a unit (``lagtime="2ps"``) and otherwise in your own units (timescales are then
+        in those units; 1.0 = frames). Stores use their own ``timestep_ps`` (timescales in ps).
     seed : int
     hidden : tuple of int
         MLP hidden widths.
@@ -201,20 +207,39 @@ class KoopmanSVD:
         Show the Lightning progress bar (pairs/s and loss).
     select : str, optional
         Sub-select atoms of a store (see :func:`mdkoop.training.selection.select_atoms`).
-    **options
-        Further :class:`~mdkoop.training.config.TrainConfig` fields (``weight_decay``, ``grad_clip``,
-        ``schedule``, ``plateau_patience``, ``tol``, ``patience``, ``devices``, ``num_nodes``, ``precision``, ``method``,
-        ``checkpoint_every``) and SchNet fields of :class:`~mdkoop.training.config.EncoderConfig`
-        (``n_atom_basis``, ``n_interactions``, ``n_rbf``, ``cutoff``, ``pooling``, ``implementation``,
-        ``standardize_output``).
+    threads : int, optional
+        CPU threads for torch during :meth:`fit` (restored afterwards); default: leave the current setting
+        (see :mod:`mdkoop.utils.threads` and :func:`mdkoop.set_threads`).
+    weight_decay, grad_clip, schedule, plateau_patience, tol, patience, devices, num_nodes, precision, method, checkpoint_every
+        The :class:`~mdkoop.training.config.TrainConfig` fields of the same names (their defaults are the config's).
+    n_atom_basis, n_interactions, n_rbf, cutoff, pooling, implementation, standardize_output
+        The SchNet fields of :class:`~mdkoop.training.config.EncoderConfig` (defaults from there; ``cutoff`` in nm).
+
+    Notes
+    -----
+    A :class:`deeptime.base.Estimator`: every hyperparameter is a keyword of ``__init__``, so ``get_params``,
+    ``set_params`` and ``sklearn.base.clone`` work; :func:`mdkoop.vamp_score_cv` clones it per fold.
     """
+
+    #: ``fit`` takes stores, paths and tensors, which deeptime's read-only wrapper of ``fit`` does not accept
+    _MUTABLE_INPUT_DATA = True
 
     def __init__(self, lagtime=1, n_modes: int = 5, encoder="mlp", loss: str = "lora", nesting: str = "joint",
                  epochs: int = TrainConfig.epochs, batch_size: int = 256, lr: float = TrainConfig.lr, device: str = "auto",
                  timestep: float = 1.0, seed: int = 0, hidden=(64, 64), lobes: str = "shared",
                  val_fraction: float = 0.1, run_dir=None, resume: bool = False, overwrite: bool = False,
                  progress: bool = False, select: str | None = None, callbacks=None, activation: str = "tanh",
-                 **options):
+                 threads: int | None = None,
+                 weight_decay: float = TrainConfig.weight_decay, grad_clip: float = TrainConfig.grad_clip,
+                 schedule: str = TrainConfig.schedule, plateau_patience: int = TrainConfig.plateau_patience,
+                 tol: float = TrainConfig.tol, patience: int = TrainConfig.patience, devices: int = TrainConfig.devices,
+                 num_nodes: int = TrainConfig.num_nodes, precision: str = TrainConfig.precision,
+                 method: str = TrainConfig.method, checkpoint_every: int = TrainConfig.checkpoint_every,
+                 n_atom_basis: int = EncoderConfig.n_atom_basis, n_interactions: int = EncoderConfig.n_interactions,
+                 n_rbf: int = EncoderConfig.n_rbf, cutoff: float = EncoderConfig.cutoff,
+                 pooling: str = EncoderConfig.pooling, implementation: str = EncoderConfig.implementation,
+                 standardize_output: bool = EncoderConfig.standardize_output):
+        super().__init__()
         self.lagtime = lagtime
         self.n_modes = n_modes
         self.encoder = encoder
@@ -226,7 +251,7 @@ class KoopmanSVD:
         self.device = device
         self.timestep = timestep
         self.seed = seed
-        self.hidden = tuple(hidden)
+        self.hidden = hidden
         self.activation = activation
         self.lobes = lobes
         self.val_fraction = val_fraction
@@ -235,12 +260,10 @@ class KoopmanSVD:
         self.overwrite = overwrite
         self.progress = progress
         self.select = select
-        self.callbacks = list(callbacks or [])
-        self.options = dict(options)
-        unknown = set(self.options) - set(TrainConfig.__dataclass_fields__) - set(_SCHNET_KEYS)
-        if unknown:
-            raise ConfigError(f"Unknown KoopmanSVD option(s) {sorted(unknown)}.")
-        self._model: KoopmanModel | None = None
+        self.callbacks = callbacks
+        self.threads = threads
+        for name in _TRAIN_KEYS + _SCHNET_KEYS:
+            setattr(self, name, locals()[name])
         self.trainer = None
         self.val_history: list[float] = []
 
@@ -311,8 +334,8 @@ class KoopmanSVD:
                 raise InputError(f"Trajectory {i} has shape {x.shape}, but trajectory 0 has {arrays[0].shape}: "
                                  "all trajectories need the same features.")
             arrays.append(np.ascontiguousarray(x, dtype=np.float32))
-        ts = float(self.timestep)
-        return arrays, np.array([len(a) for a in arrays], dtype=np.int64), None, ts, "frames" if ts == 1.0 else "time"
+        ts, unit = array_timestep(self.timestep, self.lagtime)
+        return arrays, np.array([len(a) for a in arrays], dtype=np.int64), None, ts, unit
 
     def plan(self, data) -> FitPlan:
         """Check everything and decide the split, pairs, device and run directory, without doing any work.
@@ -329,13 +352,13 @@ class KoopmanSVD:
         workdir, resume_ckpt = self._plan_run_dir(inputs)
         source, lengths, atoms, timestep, time_unit = self._source(data, kind)
         lag = lag_to_frames(self.lagtime, timestep if time_unit == "ps" else None)
-        schnet_kw = {k: self.options[k] for k in _SCHNET_KEYS if k in self.options}
-        train_kw = {k: v for k, v in self.options.items() if k not in _SCHNET_KEYS}
+        schnet_kw = {k: getattr(self, k) for k in _SCHNET_KEYS}
+        train_kw = {k: getattr(self, k) for k in _TRAIN_KEYS}
         tcfg = TrainConfig(lagtime=lag, n_modes=self.n_modes, loss=self.loss, nesting=self.nesting, epochs=self.epochs,
                            batch_size=self.batch_size, lr=self.lr, device=self.device, seed=self.seed,
                            val_fraction=self.val_fraction, timestep=timestep, time_unit=time_unit, **train_kw)
         n_in = int(source[0].shape[1]) if kind == "mlp" else None
-        ecfg = EncoderConfig(kind=kind, hidden=self.hidden, activation=self.activation, n_in=n_in, lobes=self.lobes,
+        ecfg = EncoderConfig(kind=kind, hidden=tuple(self.hidden), activation=self.activation, n_in=n_in, lobes=self.lobes,
                              **schnet_kw)
         accelerator = resolve_device(tcfg.device)
         if tcfg.precision == "bf16-mixed" and accelerator != "gpu":
@@ -346,8 +369,9 @@ class KoopmanSVD:
         try:
             train_pairs = TimeLaggedPairs(lengths, lag, segments=None if segs is None else segs["train"])
         except LagError as exc:
+            why = str(exc).split(" Use a shorter lag")[0]  # its own advice is replaced by the one below
             raise LagError(f"The lag ({lag} frames) is too long for the training split "
-                           f"(trajectory lengths {lengths.tolist()}, validation fraction {v}): {exc} "
+                           f"(trajectory lengths {lengths.tolist()}, validation fraction {v}): {why} "
                            "Use a shorter lag, more data, or a smaller --val-fraction.") from None
         val_pairs = None
         if segs is not None:
@@ -439,6 +463,10 @@ class KoopmanSVD:
         -------
         self
         """
+        with limited_threads(self.threads):
+            return self._fit(data)
+
+    def _fit(self, data) -> KoopmanSVD:
         plan = self.plan(data)
         if plan.workdir is None:
             with tempfile.TemporaryDirectory(prefix="mdkoop-fit-") as tmp:
@@ -486,6 +514,25 @@ class KoopmanSVD:
             os.rename(workdir, run)
         (run / RunLock.FILE).unlink(missing_ok=True)
         log.info("run directory complete: %s", run)
+
+
+def array_timestep(timestep, lagtime) -> tuple[float, str]:
+    """The frame spacing of array data and its unit: ``"ps"``, ``"time"`` (a number in the user's units) or ``"frames"``.
+
+    A timestep with a unit (``"0.5ps"``) is in ps. A plain number is in ps as soon as the lag is a time with a
+    unit (``lagtime="2ps"``: mdkoop's internal time unit is the ps); otherwise it is in the user's own units
+    (``"time"``), or frames when it is 1.
+    """
+    from ..units import parse_time_ps
+
+    if isinstance(timestep, str):
+        return parse_time_ps(timestep), "ps"
+    if isinstance(timestep, bool) or not isinstance(timestep, (int, float)) or not np.isfinite(timestep) or timestep <= 0:
+        raise ConfigError(f"The timestep must be a positive number (the time between frames), got {timestep!r}.")
+    lag_has_unit = isinstance(lagtime, str) and not lagtime.strip().isdigit()
+    if lag_has_unit:
+        return float(timestep), "ps"
+    return float(timestep), "frames" if float(timestep) == 1.0 else "time"
 
 
 def _check_checkpoint(ckpt: Path) -> None:

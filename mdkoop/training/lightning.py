@@ -39,6 +39,7 @@ __all__ = [
     "KoopmanLitModule",
     "ThroughputCallback",
     "ProgressBar",
+    "EpochLog",
     "ConvergenceMonitor",
 ]
 
@@ -267,6 +268,29 @@ class ThroughputCallback(pl.Callback):
         dt = max(time.perf_counter() - self._t, 1e-9)
         n = batch[0].shape[0] * trainer.world_size
         pl_module.log("pairs_per_s", n / dt, prog_bar=True, on_step=True, on_epoch=False, batch_size=batch[0].shape[0])
+
+
+class EpochLog(pl.Callback):
+    """One log line per epoch (loss, pairs/s, validation VAMP-E): the record when no progress bar is shown."""
+
+    def __init__(self, max_epochs: int):
+        self.max_epochs = int(max_epochs)
+        self._t0 = time.perf_counter()
+        self._pairs = 0
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self._t0, self._pairs = time.perf_counter(), 0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self._pairs += int(batch[0].shape[0]) * trainer.world_size
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        if trainer.global_rank != 0:
+            return
+        rate = self._pairs / max(time.perf_counter() - self._t0, 1e-9)
+        val = trainer.callback_metrics.get("val_vampe")
+        log.info("epoch %d/%d: training loss %.5f, %.0f pairs/s%s", trainer.current_epoch + 1, self.max_epochs,
+                 float(pl_module.epoch_loss), rate, "" if val is None else f", validation VAMP-E {float(val):.4f}")
 
 
 class ConvergenceMonitor(pl.Callback):

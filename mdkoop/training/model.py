@@ -266,11 +266,53 @@ class KoopmanModel:
         feats = self.features(data, top=top, device=device)
         return [np.asarray(self.linear.transform_features(F, kind=kind, k=k)) for F in feats]
 
-    def score(self, test, r=2, top=None, device=None) -> float:
-        """VAMP-r score (r = 1, 2 or "E") on test trajectories at the model's lag, constant included (deeptime convention).
+    def score(self, test=None, r=2, test_model=None, epsilon: float = 1e-6, dim: int | None = None, top=None,
+              device=None) -> float:
+        """VAMP-r score (r = 1, 2 or "E"), constant included (deeptime's convention).
 
-        The singular functions stay those of the fitted model (test data are only used for evaluation).
+        Three uses, all with the singular functions of this fitted model:
+
+        - ``score(test, r)``: on the time-lagged pairs of ``test`` at the model's lag (trajectories in any
+          form :meth:`features` accepts). This equals deeptime's
+          ``model.to_deeptime().score(r, test_model=VAMP(lagtime).fit(features of test).fetch_model())``.
+        - ``score(r)`` or ``score(r=r)``, no data: on the training covariances, as deeptime's
+          ``CovarianceKoopmanModel.score(r)``. These come from the *training pairs only* (the validation
+          split is left out) and are symmetrised for a reversible estimate, so they differ slightly from
+          ``score(training_data, r)``, which uses every pair of the data as it is.
+        - ``score(r, test_model=m)``: deeptime's signature; ``m`` is a deeptime covariance model
+          (``CovarianceModel`` or ``CovarianceKoopmanModel``) estimated on this model's features of the test data.
+
+        This scores fixed functions; it is not cross-validation of the encoder, which must be refitted on each
+        training fold (:func:`mdkoop.vamp_score_cv`).
+
+        Parameters
+        ----------
+        test : optional
+            Test trajectories; or ``r`` given first, as deeptime does.
+        r : {1, 2, "E"}
+        test_model : deeptime covariance model, optional
+        epsilon : float
+            Cut-off of the inverse square roots.
+        dim : int, optional
+            Number of singular functions to score (deeptime's ``dim``; with ``test`` all are scored).
+        top, device
+            As for :meth:`features`.
+
+        Returns
+        -------
+        float
         """
+        if isinstance(test, (int, float)) and not isinstance(test, bool) or (isinstance(test, str) and test.upper() in ("E", "VAMPE")):
+            test, r = None, test  # deeptime's positional order: score(r, test_model=...)
+        if test is None:
+            dt = self.to_deeptime()
+            if test_model is not None and not hasattr(test_model, "cov") and hasattr(test_model, "cov_00"):
+                from types import SimpleNamespace
+
+                test_model = SimpleNamespace(cov=test_model)  # deeptime reads test_model.cov
+            return float(dt.score(r, test_model=test_model, epsilon=epsilon, dim=dim))
+        if test_model is not None:
+            raise InputError("Give either test data or a test_model, not both.")
         # the linear model lives on the left lobe's functions at both times (see estimate_linear_model)
         f = g = self.features(test, top=top, side="left", device=device)
         lag = self.lagtime
@@ -278,7 +320,7 @@ class KoopmanModel:
         F1 = [b[lag:] for b in g if len(b) > lag]
         if not F0:
             raise InputError(f"The test trajectories are all shorter than the lag ({lag} frames): nothing to score.")
-        return float(self.linear.score_features(np.concatenate(F0), np.concatenate(F1), r=r))
+        return float(self.linear.score_features(np.concatenate(F0), np.concatenate(F1), r=r, epsilon=epsilon))
 
     def to_deeptime(self):
         """A ``deeptime.decomposition.CovarianceKoopmanModel`` on the learned features (lagtime in frames)."""

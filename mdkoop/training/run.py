@@ -106,6 +106,7 @@ def _train_and_estimate_quiet(est: KoopmanSVD, plan: FitPlan, workdir: Path) -> 
     from ..objectives.losses import make_loss
     from .lightning import (
         ConvergenceMonitor,
+        EpochLog,
         KoopmanLitModule,
         ProgressBar,
         ResumableLoader,
@@ -148,7 +149,7 @@ def _train_and_estimate_quiet(est: KoopmanSVD, plan: FitPlan, workdir: Path) -> 
     has_val = val_loader is not None
     step_ckpt = ModelCheckpoint(dirpath=ckpt_dir, filename="step-{step}", every_n_train_steps=tc.checkpoint_every,
                                 save_top_k=0, save_last=True, enable_version_counter=False)
-    callbacks = [step_ckpt, ThroughputCallback(), *est.callbacks]
+    callbacks = [step_ckpt, ThroughputCallback(), *(est.callbacks or [])]
     monitor = None
     if tc.schedule == "converge":
         monitor = ConvergenceMonitor(patience=tc.plateau_patience, tol=tc.tol)
@@ -162,6 +163,8 @@ def _train_and_estimate_quiet(est: KoopmanSVD, plan: FitPlan, workdir: Path) -> 
             callbacks.append(EarlyStopping(monitor="val_vampe", mode="max", patience=tc.patience))
     if est.progress:
         callbacks.append(ProgressBar(refresh_rate=1))
+    else:
+        callbacks.append(EpochLog(tc.epochs))
     if plan.resume_ckpt is not None:
         set_aside_for_resume(workdir)  # Lightning's CSV logger starts afresh: keep the steps logged so far
     loggers = [CSVLogger(str(workdir), name="logs", version="")]

@@ -20,26 +20,15 @@ import numpy as np
 import pytest
 
 from mdkoop.cli.main import main
+from tests._sample_runs import FIT, sample_workspace
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
-
-FIT = ["--lag", "20ps", "--modes", "3", "--epochs", "1", "--batch-size", "64", "--n-atom-basis", "8",
-       "--interactions", "1", "--n-rbf", "4", "--val-fraction", "0", "--no-progress"]
 
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
     """sample/{topology.pdb,trajectory.xtc}, store/ (CA atoms), run/ (a tiny fitted run)."""
-    from mdkoop.resources import resource_path
-
-    d = tmp_path_factory.mktemp("reliability")
-    (d / "sample").mkdir()
-    for name in ("topology.pdb", "trajectory.xtc"):
-        shutil.copy(resource_path("sample") / name, d / "sample" / name)
-    assert main(["prepare", str(d / "sample/topology.pdb"), str(d / "sample/trajectory.xtc"), "--out", str(d / "store"),
-                 "--select", "name CA"]) == 0
-    assert main(["fit", str(d / "store"), *FIT, "--out", str(d / "run")]) == 0
-    return d
+    return sample_workspace(tmp_path_factory.mktemp("reliability"), select="name CA")
 
 
 @pytest.fixture

@@ -45,7 +45,8 @@ def test_cli_export_all_formats_reload_without_mdkoop(fitted_run, adk_frames, tm
         assert meta["cvs"] == list(range(1, n_cv + 1)) and meta["kind"] == "singular"
         assert meta["lagtime_frames"] == 2 and meta["lagtime_ps"] == 2.0 and meta["cutoff_nm"] == 0.8
         assert meta["cv_stats"]["n_frames"] == 98  # ranges from the training store
-        assert meta["topology"] == {"name": "adk.psf", "n_atoms": 3341}  # numbering of the training topology
+        # numbering of the training topology (all-atom, so it can be a simulation's: no --topology needed)
+        assert meta["topology"] == {"name": "adk.psf", "n_atoms": 3341, "n_hydrogens": 1685, "temperature_K": None}
         files += [tmp_path / fmt / f for f in {"torchscript": ["cv_model.pt"], "plumed": ["model.ptc"]}.get(fmt, meta.get("files", []))]
     assert len(files) == 2 + n_cv
 

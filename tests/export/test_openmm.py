@@ -47,6 +47,58 @@ def test_one_module_per_cv_on_whole_system(omm_dir, standin, adk_frames):
         assert abs(float(m(moved)) - expected[0, col]) < 1e-4
 
 
+def test_one_restraint_module_for_all_cvs(omm_dir, standin, adk_frames):
+    """cvs_restraint.pt: E = sum 0.5 k_i (cv_i - s_i)^2 from one evaluation, gradient = chain rule of the CVs."""
+    from mdkoop.export.openmm import restraint_parameters
+
+    meta = json.loads((omm_dir / "metadata.json").read_text())
+    assert meta["restraint_file"] == "cvs_restraint.pt"
+    assert meta["openmm_parameters"] == ["mdkoop_k4", "mdkoop_s4", "mdkoop_k2", "mdkoop_s2"]
+    params = restraint_parameters(meta, k=[100.0, 40.0], centers=[0.3, -0.2])
+    assert params == [("mdkoop_k4", 100.0), ("mdkoop_s4", 0.3), ("mdkoop_k2", 40.0), ("mdkoop_s2", -0.2)]
+    restraint = torch.jit.load(str(omm_dir / "cvs_restraint.pt"))
+    per_cv = [torch.jit.load(str(f)) for f in cv_files(omm_dir)]
+    xyz = adk_frames["xyz"]
+    expected = standin["transform"](xyz[:, adk_frames["indices"]])
+    args = [torch.tensor(v, dtype=torch.float64) for _, v in params]  # openmm-torch passes scalar tensors, in order
+    for t in range(len(xyz)):
+        pos = torch.tensor(xyz[t], dtype=torch.float64, requires_grad=True)
+        e = restraint(pos, *args)
+        want = 0.5 * 100.0 * (expected[t, 3] - 0.3) ** 2 + 0.5 * 40.0 * (expected[t, 1] + 0.2) ** 2
+        assert abs(float(e) - want) < 1e-3 * max(1.0, want)
+        (grad,) = torch.autograd.grad(e, pos)
+        want_grad = torch.zeros_like(pos)
+        for m, (kc, sc) in zip(per_cv, ((100.0, 0.3), (40.0, -0.2))):
+            p2 = pos.detach().clone().requires_grad_(True)
+            cv = m(p2)
+            (g,) = torch.autograd.grad(cv, p2)
+            want_grad += kc * (float(cv) - sc) * g
+        torch.testing.assert_close(grad, want_grad, rtol=1e-3, atol=1e-3)
+    # without parameters nothing is restrained
+    assert float(restraint(torch.tensor(xyz[0], dtype=torch.float64))) == 0.0
+    with pytest.raises(InputError, match="one force constant"):
+        restraint_parameters(meta, k=[1.0])
+
+
+def test_restraint_module_evaluates_the_model_once(standin):
+    from mdkoop.export.torchscript import CVModule, OpenMMRestraintModule
+
+    calls = []
+    spec = standin["spec"]
+    feats = spec.features
+    hook = feats.register_forward_hook(lambda *a: calls.append(1))
+    try:
+        cv = CVModule(feats, spec.weight, spec.bias, len(spec.atom_indices))
+        mod = OpenMMRestraintModule(cv, spec.atom_indices)
+        pos = torch.zeros(int(spec.atom_indices.max()) + 1, 3, dtype=torch.float64)
+        pos[spec.atom_indices] = torch.tensor(standin["sel"][0], dtype=torch.float64)
+        one = torch.tensor(1.0)
+        mod(pos, one, one, one, one, one, one, one, one, one, one)  # all 5 CVs restrained
+    finally:
+        hook.remove()
+    assert len(calls) == 1
+
+
 def test_helpers_refuse_clearly(omm_dir, standin, tmp_path):
     ok, _ = _has_openmmtorch()
     if not ok:

@@ -236,3 +236,33 @@ def test_mdanalysis_reads_tpr(tmp_path):
     with pytest.raises(TrajectoryReadError, match="mdanalysis"):
         make_reader("mdtraj", TPR)
     assert isinstance(TrajectoryStore.open(tmp_path / "tpr"), TrajectoryStore)
+
+
+@pytest.mark.parametrize("engine", ["mdtraj", "mdanalysis"])
+@pytest.mark.parametrize("start_ps", [0.0, 20_000.0])
+def test_float32_xtc_times_give_the_exact_spacing(tmp_path, cln025_pdb, engine, start_ps):
+    """XTC stores float32 times: 0.2 ps frames read as 0.199997 (and, late in a run, jitter by 0.002 ps).
+
+    The spacing is taken over the span of the times and rounded within their float32 precision, so the store
+    says 0.2 ps and a lag of 1 ps is 5 frames; the raw median difference is recorded beside it."""
+    from mdkoop.units import lag_to_frames
+
+    t = make_cln025_traj(cln025_pdb, n_frames=300)
+    t.time = start_ps + 0.2 * np.arange(300)
+    t.save_xtc(str(tmp_path / "t.xtc"))
+    store = prepare(cln025_pdb, tmp_path / "t.xtc", tmp_path / "s", select="name CA", engine=engine)
+    assert store.timestep_ps == 0.2
+    entry = store.metadata["trajectories"][0]
+    assert entry["file_timestep_ps"] == 0.2 and entry["file_timestep_ps_raw"] != 0.2
+    assert lag_to_frames("1ps", store.timestep_ps) == 5
+
+
+def test_lag_message_suggests_the_rounded_spacing():
+    from mdkoop.errors import LagError
+    from mdkoop.units import lag_to_frames
+
+    with pytest.raises(LagError, match=r"looks like 0\.2 ps.*--timestep 0\.2ps"):
+        lag_to_frames("1ps", 0.199997)
+    with pytest.raises(LagError, match=r"such as 20ps") as info:
+        lag_to_frames("15ps", 10.0)
+    assert "looks like" not in str(info.value)
