@@ -109,3 +109,16 @@ def test_public_api_names_resolve():
         assert getattr(mdkoop, name) is not None
     with pytest.raises(AttributeError):
         mdkoop.not_a_thing  # noqa: B018
+
+
+def test_demo_time_and_best_checkpoint_are_documented_consistently():
+    """`mdkoop --help` and the README give the demo the same duration; the docs say when best.ckpt exists."""
+    from mdkoop.cli.main import build_parser
+
+    help_text = build_parser().format_help()
+    demo = next(line for line in help_text.splitlines() if line.strip().startswith("demo"))
+    claim = demo.split("(")[1].split(")")[0]  # "CPU, a few minutes"
+    assert claim.split(", ")[1] in (REPO / "README.md").read_text()
+    training = (REPO / "docs" / "training.md").read_text()
+    assert "best.ckpt (best validation VAMP-E) only with validation" in training
+    assert "(--val-fraction > 0)" in training

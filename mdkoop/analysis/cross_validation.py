@@ -124,8 +124,6 @@ def vamp_score_cv(estimator, data, n_splits: int = 5, r=2, progress: bool = Fals
     ndarray, shape (n_splits,), float64
         The held-out score of each fold.
     """
-    from sklearn.base import clone
-
     from ..utils.logging import get_logger
 
     if isinstance(data, str) or hasattr(data, "__fspath__"):
@@ -138,7 +136,8 @@ def vamp_score_cv(estimator, data, n_splits: int = 5, r=2, progress: bool = Fals
     scores = []
     log = get_logger("analysis")
     for k, (train, test) in enumerate(block_folds(lengths, n_splits, lag)):
-        est = clone(estimator).set_params(run_dir=None, resume=False, overwrite=False, progress=False)
+        est = type(estimator)(**estimator.get_params())  # a clone: the same settings, no fitted state
+        est.set_params(run_dir=None, resume=False, overwrite=False, progress=False)
         model = est.fit(_subset(data, train)).fetch_model()
         scores.append(model.score(_subset(data, test), r=r))
         if progress:

@@ -328,3 +328,10 @@ def test_non_ascii_paths_work(ws, capsys):
     assert main(["transform", "run", "sample/trajectory.xtc", "--top", "sample/topology.pdb", "--out", "cvs.npz"]) == 0
     with np.load(ws / "cvs_ü.npz") as a, np.load(ws / "cvs.npz") as b:
         np.testing.assert_array_equal(a["traj0"], b["traj0"])
+
+
+def test_without_validation_there_is_no_best_checkpoint(ws):
+    """docs/training.md: best.ckpt exists only with a validation split (this run has --val-fraction 0)."""
+    assert (ws / "run/checkpoints/last.ckpt").is_file()
+    assert not (ws / "run/checkpoints/best.ckpt").exists()
+    assert json.loads((ws / "run/config.json").read_text())["train"]["val_fraction"] == 0
