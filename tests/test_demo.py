@@ -37,3 +37,30 @@ def test_demo_end_to_end_small(tmp_path):
     assert res["singular_values"] and all(0 <= x <= 1.0 + 1e-6 for x in res["singular_values"])
     text = format_summary(res)
     assert "report:" in text and "plumed.dat" in text and "implied timescales" in text
+
+
+def test_demo_overwrite_replaces_only_a_demo_and_a_failure_restores_it(tmp_path, monkeypatch):
+    """--overwrite takes only a demo directory; a failing demo leaves the previous one as it was."""
+    import mdkoop.demo as demo
+    from mdkoop.utils.files import mark_output
+
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep")
+    with pytest.raises(OutputExistsError, match="not written by mdkoop"):
+        run_demo(foreign, overwrite=True)
+    assert (foreign / "notes.txt").read_text() == "keep"
+
+    old = tmp_path / "demo"
+    old.mkdir()
+    mark_output(old, "demo")
+    (old / "demo.json").write_text('{"old": true}')
+
+    def boom(*a, **k):
+        raise RuntimeError("the fit failed")
+
+    monkeypatch.setattr(demo, "_run_demo_steps", boom)
+    with pytest.raises(RuntimeError, match="the fit failed"):
+        run_demo(old, overwrite=True)
+    assert json.loads((old / "demo.json").read_text()) == {"old": True}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo", "mine"]  # nothing half-written, no temporaries

@@ -447,7 +447,8 @@ class KoopmanSVD(Estimator):
                     f"An interrupted run of {str(run)!r} is in {str(work)!r}: continue it with the same command and "
                     "--resume, or discard it and start again with --overwrite.")
             if not resumable:
-                log.info("removing %s: an interrupted run that never reached a checkpoint (nothing to resume)", work)
+                log.info("%s is an interrupted run that never reached a checkpoint (nothing to resume): it will be replaced",
+                         work)
         return work, None
 
     # ---- fit -------------------------------------------------------------------------------------------------
