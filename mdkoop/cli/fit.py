@@ -21,7 +21,18 @@ from ..utils.threads import add_threads_option
 
 def register(sub):
     """Add the ``fit`` sub-parser."""
-    from ..training.config import LOSSES, METHODS, NESTINGS, PRECISIONS, SCHEDULES, EncoderConfig, TrainConfig
+    from ..registry import (
+        DEVICES,
+        IMPLEMENTATIONS,
+        LOBES,
+        LOSSES,
+        METHODS,
+        NESTINGS,
+        POOLINGS,
+        PRECISIONS,
+        SCHEDULES,
+    )
+    from ..training.config import EncoderConfig, TrainConfig
 
     T, E = TrainConfig(), EncoderConfig()
 
@@ -52,11 +63,11 @@ def register(sub):
     p.add_argument("--patience", type=int, default=T.patience, help="early stopping on validation VAMP-E (0: off)")
     p.add_argument("--loss", choices=LOSSES, default=T.loss)
     p.add_argument("--nesting", choices=NESTINGS, default=T.nesting, help="LoRA nesting")
-    p.add_argument("--method", choices=METHODS, default="reversible", help="estimation of the linear model after training")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--method", choices=METHODS, default=T.method, help="estimation of the linear model after training")
+    p.add_argument("--device", choices=DEVICES, default=T.device)
     p.add_argument("--devices", type=int, default=1, help="processes (GPUs) per node; > 1 uses DDP")
     p.add_argument("--num-nodes", type=int, default=1, help="number of nodes for DDP")
-    p.add_argument("--precision", choices=PRECISIONS, default="32", help="bf16-mixed on GPU only")
+    p.add_argument("--precision", choices=PRECISIONS, default=T.precision, help="bf16-mixed on GPU only")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--val-fraction", type=float, default=T.val_fraction,
                    help="held-out fraction for validation VAMP-E (interleaved blocks of 10 lags)")
@@ -72,11 +83,11 @@ def register(sub):
     enc.add_argument("--n-atom-basis", type=int, default=E.n_atom_basis)
     enc.add_argument("--interactions", type=int, default=E.n_interactions)
     enc.add_argument("--n-rbf", type=int, default=E.n_rbf)
-    enc.add_argument("--pooling", choices=("mean", "sum"), default=E.pooling)
+    enc.add_argument("--pooling", choices=POOLINGS, default=E.pooling)
     enc.add_argument("--no-standardize-output", dest="standardize_output", action="store_false",
                      help="do not standardise the encoder outputs on the training frames before training")
-    enc.add_argument("--implementation", choices=("lean", "schnetpack"), default="lean")
-    enc.add_argument("--lobes", choices=("shared", "separate"), default="shared")
+    enc.add_argument("--implementation", choices=IMPLEMENTATIONS, default=E.implementation)
+    enc.add_argument("--lobes", choices=LOBES, default=E.lobes)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     add_threads_option(p)
     p.set_defaults(func=run)

@@ -33,6 +33,7 @@ from torch import Tensor, nn
 
 from ..data.graphs import radius_graph
 from ..errors import ConfigError, InputError
+from ..registry import IMPLEMENTATIONS, POOLINGS
 from .schnet import DEFAULT_EDGE_CHUNK, LeanSchNet, shifted_softplus
 
 __all__ = [
@@ -43,9 +44,7 @@ __all__ = [
     "as_atomic_numbers",
 ]
 
-_POOLINGS = ("mean", "sum")
 _NORMS = ("none", "layernorm")
-_IMPLEMENTATIONS = ("lean", "schnetpack")
 
 
 def as_atomic_numbers(atomic_numbers) -> Tensor:
@@ -206,8 +205,8 @@ class SchNetEncoder(nn.Module):
         super().__init__()
         if int(n_out) < 1:
             raise ConfigError(f"n_out must be >= 1 (number of modes - 1), got {n_out}.")
-        if pooling not in _POOLINGS:
-            raise ConfigError(f"pooling={pooling!r} is not one of {_POOLINGS}.")
+        if pooling not in POOLINGS:
+            raise ConfigError(f"pooling={pooling!r} is not one of {POOLINGS}.")
         if normalization not in _NORMS:
             raise ConfigError(
                 f"normalization={normalization!r} is not one of {_NORMS} (BatchNorm is not offered: it makes a "
@@ -217,8 +216,8 @@ class SchNetEncoder(nn.Module):
             raise ConfigError(
                 "normalization='layernorm' needs n_out >= 2 (it would zero a single output); use 'none'."
             )
-        if implementation not in _IMPLEMENTATIONS:
-            raise ConfigError(f"implementation={implementation!r} is not one of {_IMPLEMENTATIONS}.")
+        if implementation not in IMPLEMENTATIONS:
+            raise ConfigError(f"implementation={implementation!r} is not one of {IMPLEMENTATIONS}.")
         z = as_atomic_numbers(atomic_numbers)
         if int(z.max()) >= max_z:
             raise InputError(f"atomic number {int(z.max())} >= max_z={max_z}; raise max_z.")

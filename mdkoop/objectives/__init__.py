@@ -8,9 +8,9 @@ from mdkoop.objectives.functional import (
     second_moments,
     vamp_score,
 )
-from mdkoop.objectives.losses import LOSSES, DPNetLoss, LoRALoss, VAMPLoss, make_loss
+from mdkoop.objectives.losses import DPNetLoss, LoRALoss, VAMPLoss, make_loss
 
 __all__ = [
     "add_constant", "second_moments", "lora_from_moments", "lora_loss", "vamp_score", "dpnet_loss",
-    "make_loss", "LOSSES", "LoRALoss", "VAMPLoss", "DPNetLoss",
+    "make_loss", "LoRALoss", "VAMPLoss", "DPNetLoss",
 ]

@@ -42,9 +42,9 @@ from typing import Optional
 import torch
 
 from mdkoop.errors import ConfigError, InputError
+from mdkoop.registry import NESTINGS
 
 __all__ = [
-    "NESTINGS",
     "add_constant",
     "check_pair",
     "second_moments",
@@ -63,7 +63,6 @@ __all__ = [
     "dpnet_loss",
 ]
 
-NESTINGS = ("joint", "sequential", "none")
 
 Reducer = Optional[Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]]  # noqa: UP045 (runtime alias)
 

@@ -22,10 +22,10 @@ from torch import nn
 from mdkoop.errors import ConfigError
 from mdkoop.objectives import functional as F
 from mdkoop.objectives.distributed import auto_reducer
+from mdkoop.registry import LOSSES, NESTINGS
 
-__all__ = ["LoRALoss", "VAMPLoss", "DPNetLoss", "make_loss", "LOSSES"]
+__all__ = ["LoRALoss", "VAMPLoss", "DPNetLoss", "make_loss"]
 
-LOSSES = ("lora", "vamp1", "vamp2", "vampe", "dpnet", "dpnet-relaxed")
 
 
 class LoRALoss(nn.Module):
@@ -49,8 +49,8 @@ class LoRALoss(nn.Module):
     def __init__(self, nesting: str = "joint", unbiased: bool = False, n_learned: int | None = None,
                  learn_singular_values: bool = False, distributed: str = "auto"):
         super().__init__()
-        if nesting not in F.NESTINGS:
-            raise ConfigError(f"unknown nesting {nesting!r}; choose one of {', '.join(F.NESTINGS)}.")
+        if nesting not in NESTINGS:
+            raise ConfigError(f"unknown nesting {nesting!r}; choose one of {', '.join(NESTINGS)}.")
         self.nesting = nesting
         self.unbiased = bool(unbiased)
         self._reduce = auto_reducer(distributed)

@@ -21,33 +21,26 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..registry import (
+    DEVICES,
+    ENCODERS,
+    IMPLEMENTATIONS,
+    LOBES,
+    LOSSES,
+    METHODS,
+    MLP_ACTIVATIONS,
+    NESTINGS,
+    POOLINGS,
+    PRECISIONS,
+    SCHEDULES,
+)
 
 __all__ = [
-    "ENCODERS",
-    "LOSSES",
-    "NESTINGS",
-    "SCHEDULES",
-    "PRECISIONS",
-    "DEVICES",
-    "METHODS",
-    "MLP_ACTIVATIONS",
     "EncoderConfig",
     "TrainConfig",
     "FitConfig",
 ]
 
-ENCODERS = ("mlp", "schnet", "custom")
-LOSSES = ("lora", "vamp1", "vamp2", "vampe", "dpnet", "dpnet-relaxed")
-NESTINGS = ("joint", "sequential", "none")
-SCHEDULES = ("converge", "cosine", "plateau", "none")
-PRECISIONS = ("32", "bf16-mixed")
-DEVICES = ("auto", "cpu", "cuda")
-METHODS = ("reversible", "nonreversible")
-POOLINGS = ("mean", "sum")
-LOBES = ("shared", "separate")
-IMPLEMENTATIONS = ("lean", "schnetpack")
-#: activations of :class:`mdkoop.nn.mlp.MLPEncoder` (the keys of ``mdkoop.nn.mlp.ACTIVATIONS``)
-MLP_ACTIVATIONS = ("tanh", "silu", "relu", "elu", "gelu", "softplus")
 #: the MLP activation of model/config files written before ``activation`` was recorded
 LEGACY_MLP_ACTIVATION = "silu"
 

@@ -11,7 +11,8 @@ import torch
 import mdkoop
 from mdkoop.errors import ConfigError
 from mdkoop.nn.mlp import ACTIVATIONS
-from mdkoop.training.config import LEGACY_MLP_ACTIVATION, MLP_ACTIVATIONS, EncoderConfig, FitConfig
+from mdkoop.registry import MLP_ACTIVATIONS
+from mdkoop.training.config import LEGACY_MLP_ACTIVATION, EncoderConfig, FitConfig
 from mdkoop.training.model import build_encoder, load_model
 
 
