@@ -77,7 +77,7 @@ def ensure_trajectory(traj_dir: Path, ns: float = 2.0, seed: int = 1) -> Path:
     Parameters
     ----------
     traj_dir : Path
-        Simulation directory as written by :func:`mdkoop.simulate.simulate`.
+        Simulation directory as written by :func:`mdkoop.simulate`.
     ns : float
         Length (ns) of the simulation run when the directory is missing (1 ps frames, 340 K, seeded).
     seed : int
@@ -89,7 +89,7 @@ def ensure_trajectory(traj_dir: Path, ns: float = 2.0, seed: int = 1) -> Path:
     """
     if (traj_dir / "trajectory.xtc").is_file() and (traj_dir / "topology.pdb").is_file():
         return traj_dir
-    from mdkoop.simulate import simulate
+    from mdkoop.simulation import simulate
 
     print(f"{traj_dir} missing: simulating alanine dipeptide, {ns} ns at 340 K, seed {seed} ...", flush=True)
     simulate("ala2", ns, 340.0, traj_dir, seed=seed, save_every_ps=1.0, platform="CPU", threads=1, progress=False)

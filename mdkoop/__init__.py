@@ -43,7 +43,7 @@ _API = {
     # export
     "export_model": "mdkoop.export.api",
     # demo data
-    "simulate": "mdkoop.simulate.openmm",
+    "simulate": "mdkoop.simulation.openmm",
     "fetch": "mdkoop.io.fetch",
     # errors
     "MdkoopError": "mdkoop.errors",

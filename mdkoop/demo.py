@@ -76,7 +76,7 @@ def sample_files(sample_dir: str | Path | None = None) -> dict[str, Path]:
     Parameters
     ----------
     sample_dir : path, optional
-        A sample folder made by :func:`mdkoop.simulate.sample.make_sample` (default: the bundled one).
+        A sample folder made by :func:`mdkoop.simulation.sample.make_sample` (default: the bundled one).
 
     Raises
     ------

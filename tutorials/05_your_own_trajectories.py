@@ -78,7 +78,7 @@ if mdat is not None:
 # alanine-dipeptide runs simulated with mdkoop itself (amber14 + GBn2, 300 K).
 
 # %%
-from mdkoop.simulate import simulate  # noqa: E402
+from mdkoop import simulate  # noqa: E402
 
 ns = 0.02 if FAST else 0.2
 runs = [simulate("ala2", ns, 300.0, WORK / f"ala2_{i}", seed=i, save_every_ps=0.2, threads=1, equilibrate_ps=1.0,

@@ -33,7 +33,7 @@ def register(sub):
 
 def run(args) -> int:
     """Run the simulation described by ``args``; print where the files are."""
-    from ..simulate import simulate
+    from ..simulation import simulate
 
     res = simulate(
         args.system,

@@ -321,7 +321,7 @@ def simulate(
             "command": command if command is not None else _python_call(system, ns, temperature, out, seed, save_every_ps, platform, atoms),
             "python": sys.version.split()[0],
             "host": _platform.platform(),
-            "starting_structure": "mdkoop/resources/cln025.pdb (noegroup/aggforce, Apache-2.0)" if system == "cln025" else "built by mdkoop.simulate.structures.build_alanine_dipeptide (phi -75, psi 145)",
+            "starting_structure": "mdkoop/resources/cln025.pdb (noegroup/aggforce, Apache-2.0)" if system == "cln025" else "built by mdkoop.simulation.structures.build_alanine_dipeptide (phi -75, psi 145)",
             "files": {"topology": "topology.pdb", "trajectory": "trajectory.xtc"},
         }
         with open(tmp / "metadata.json", "w") as fh:

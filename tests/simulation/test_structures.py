@@ -6,7 +6,7 @@ import mdtraj as md
 import numpy as np
 import pytest
 
-from mdkoop.simulate.structures import alanine_dipeptide_heavy_atoms, place_atom
+from mdkoop.simulation.structures import alanine_dipeptide_heavy_atoms, place_atom
 
 
 def test_place_atom_known_answers():
@@ -48,7 +48,7 @@ def test_backbone_dihedrals_and_chirality(phi, psi, cln025_pdb):
 
 def test_full_structure_matches_amber14_templates():
     app = pytest.importorskip("openmm.app")
-    from mdkoop.simulate.structures import build_alanine_dipeptide
+    from mdkoop.simulation.structures import build_alanine_dipeptide
 
     ff = app.ForceField("amber14-all.xml", "implicit/gbn2.xml")
     top, pos = build_alanine_dipeptide()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mdkoop.errors import ConfigError, DeviceError, OutputExistsError
-from mdkoop.simulate import heavy_atom_indices, plan_steps, simulate
+from mdkoop.simulation import heavy_atom_indices, plan_steps, simulate
 
 pytest.importorskip("openmm")
 
@@ -104,3 +104,16 @@ def test_cli_simulate(tmp_path, capsys):
     assert main(args) == 2
     assert "already exists" in capsys.readouterr().err
     assert main([*args, "--overwrite"]) == 0
+
+
+@pytest.mark.parametrize("first", ["function", "submodule"])
+def test_mdkoop_simulate_is_the_function_whatever_the_import_order(first):
+    """`mdkoop.simulate` is the function; the subpackage is `mdkoop.simulation` (tested in a fresh interpreter)."""
+    import subprocess
+    import sys
+
+    steps = {"function": "f = mdkoop.simulate; import mdkoop.simulation.structures",
+             "submodule": "import mdkoop.simulation.structures; f = mdkoop.simulate"}[first]
+    code = f"import mdkoop; {steps}; import mdkoop.simulation.sample; print(callable(mdkoop.simulate), mdkoop.simulate.__module__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["True", "mdkoop.simulation.openmm"]

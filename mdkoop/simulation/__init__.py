@@ -1,4 +1,4 @@
-"""mdkoop.simulate: demo data from short OpenMM simulations (CLN025, alanine dipeptide).
+"""mdkoop.simulation: demo data from short OpenMM simulations (CLN025, alanine dipeptide).
 
 OpenMM is imported only when a simulation runs.
 """

@@ -10,7 +10,7 @@ import pytest
 
 from mdkoop.errors import ConfigError
 from mdkoop.resources import RESOURCES
-from mdkoop.simulate.sample import folding_events
+from mdkoop.simulation.sample import folding_events
 
 SAMPLE = RESOURCES / "sample"
 
