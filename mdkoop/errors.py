@@ -25,7 +25,6 @@ __all__ = [
     "ModelFormatError",
     "DependencyError",
     "DownloadError",
-    "NotImplementedYetError",
 ]
 
 
@@ -84,6 +83,3 @@ class DependencyError(MdkoopError, ImportError):
 class DownloadError(MdkoopError, OSError):
     """A dataset could not be downloaded or failed verification."""
 
-
-class NotImplementedYetError(MdkoopError, NotImplementedError):
-    """A command exists in the CLI but its implementation has not landed yet."""

@@ -177,7 +177,7 @@ def _resolved_list(model, timescales_ps: np.ndarray, lag_ps: float) -> list[bool
 
 def _model_features(model, data):
     # The model's linear part is estimated on the left lobe at both times, also for separate lobes
-    # (mdkoop.training.estimator.estimate_linear_model), so re-estimation uses the same pairs.
+    # (mdkoop.training.run.estimate_linear_model), so re-estimation uses the same pairs.
     return model.features(data, side="left")
 
 

@@ -179,7 +179,7 @@ class SchNetEncoder(nn.Module):
     -----
     ``forward(z, pos, batch, edge_index, num_graphs)`` works on a flat graph batch
     (``z`` (N,), ``pos`` (N, 3) nm, ``batch`` (N,), ``edge_index`` (2, E)) and returns
-    ``(num_graphs, n_out)``. ``forward_frames(pos)`` (alias ``from_frames``) takes frames
+    ``(num_graphs, n_out)``. ``forward_frames(pos)`` takes frames
     ``(B, n_atoms, 3)`` in nm, builds the radius graph on their device and returns
     ``(B, n_out)``. Both compile with ``torch.jit.script`` for the lean implementation.
     """
@@ -373,10 +373,6 @@ class SchNetEncoder(nn.Module):
         pooled = h.mean(dim=1) if self._mean else h.sum(dim=1)
         return self.out_norm(pooled)
 
-    @torch.jit.export
-    def from_frames(self, pos: Tensor) -> Tensor:
-        """Alias of :meth:`forward_frames` (the name used in contracts.md)."""
-        return self.forward_frames(pos)
 
 
 def _encode(module: nn.Module, x: Tensor) -> Tensor:

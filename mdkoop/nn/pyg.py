@@ -142,4 +142,3 @@ class PyGEncoder(nn.Module):
         batch = torch.arange(B, device=pos.device).repeat_interleave(n)
         return self.model(self.z.repeat(B), pos.reshape(B * n, 3), batch)
 
-    from_frames = forward_frames

@@ -53,7 +53,7 @@ from ..utils.threads import limited_threads
 from .config import EncoderConfig, FitConfig, TrainConfig
 from .metrics_log import merge_metrics
 from .model import KoopmanModel
-from .run import _train_and_estimate, estimate_linear_model  # noqa: F401 (estimate_linear_model re-exported)
+from .run import train_and_estimate
 from .selection import select_atoms
 
 __all__ = ["KoopmanSVD", "FitPlan", "resolve_device", "in_progress_dir", "validation_block", "validation_split",
@@ -471,10 +471,10 @@ class KoopmanSVD(Estimator):
         plan = self.plan(data)
         if plan.workdir is None:
             with tempfile.TemporaryDirectory(prefix="mdkoop-fit-") as tmp:
-                self._model = _train_and_estimate(self, plan, Path(tmp))
+                self._model = train_and_estimate(self, plan, Path(tmp))
             return self
         if _process_rank() != 0:
-            self._model = _train_and_estimate(self, plan, plan.workdir)
+            self._model = train_and_estimate(self, plan, plan.workdir)
             return self
         workdir = plan.workdir
         created = plan.resume_ckpt is None
@@ -490,7 +490,7 @@ class KoopmanSVD(Estimator):
         try:
             if created:
                 plan.config.save(workdir / "config.json")
-            self._model = _train_and_estimate(self, plan, workdir)
+            self._model = train_and_estimate(self, plan, workdir)
             self._finish_run_dir(plan, workdir)
         except BaseException as exc:
             lock.release()

@@ -393,6 +393,8 @@ class KoopmanLitModule(pl.LightningModule):
         self.ckpt_dir = str(ckpt_dir)
         self._train_mom = MomentSums()
         self._val_mom = MomentSums()
+        self._epoch_loss = [0.0, 0.0]
+        self._restored_train_mom = False  # True between loading a mid-epoch checkpoint and the epoch's start
         self.val_history: list[float] = []
 
     # ---- forward -------------------------------------------------------------------------------------------
@@ -414,7 +416,7 @@ class KoopmanLitModule(pl.LightningModule):
 
     # ---- training ------------------------------------------------------------------------------------------
     def on_train_epoch_start(self):
-        if not getattr(self, "_restored_train_mom", False):
+        if not self._restored_train_mom:
             self._train_mom = MomentSums()
             self._epoch_loss = [0.0, 0.0]
         self._restored_train_mom = False

@@ -23,7 +23,7 @@ from .model import KoopmanModel, build_encoder
 if TYPE_CHECKING:
     from .estimator import FitPlan, KoopmanSVD
 
-__all__ = ["estimate_linear_model"]
+__all__ = ["train_and_estimate", "estimate_linear_model"]
 
 log = get_logger("training")
 
@@ -90,7 +90,7 @@ def _fit_interruptible(trainer, module, train_loader, val_loader, plan: FitPlan)
         raise KeyboardInterrupt from None
 
 
-def _train_and_estimate(est: KoopmanSVD, plan: FitPlan, workdir: Path) -> KoopmanModel | None:
+def train_and_estimate(est: KoopmanSVD, plan: FitPlan, workdir: Path) -> KoopmanModel | None:
     """Run Lightning training, then the float64 estimation; return the fitted KoopmanModel (None on ranks > 0)."""
     import logging
 
@@ -227,7 +227,7 @@ def _train_and_estimate_quiet(est: KoopmanSVD, plan: FitPlan, workdir: Path) -> 
 
 def _estimate_or_raise(module, plan: FitPlan, tc: TrainConfig, ckpt_dir: Path):
     try:
-        return estimate_linear_model(module.encoder_f, module.encoder_g, plan.source, plan.train_pairs, tc)
+        return estimate_linear_model(module.encoder_f, plan.source, plan.train_pairs, tc)
     except MdkoopError as exc:
         raise TrainingError(
             f"Training finished, but no Koopman model can be estimated from the learned functions: {exc} "
@@ -285,8 +285,8 @@ def validation_record(plan: FitPlan, linear, best_ckpt) -> dict:
 
 
 @torch.no_grad()
-def estimate_linear_model(enc_f, enc_g, source, pairs, tc: TrainConfig, device: str | None = None):
-    """Stream ``pairs`` through the trained encoder(s) in eval mode into a float64 MomentAccumulator; estimate.
+def estimate_linear_model(enc_f, source, pairs, tc: TrainConfig, device: str | None = None):
+    """Stream ``pairs`` through the trained (left) encoder in eval mode into a float64 MomentAccumulator; estimate.
 
     Returns
     -------

@@ -282,7 +282,7 @@ def test_a_failed_fit_before_its_first_checkpoint_leaves_nothing(ws, capsys, mon
     def boom(*a, **k):
         raise MemoryError("simulated")
 
-    monkeypatch.setattr(estimator, "_train_and_estimate", boom)
+    monkeypatch.setattr(estimator, "train_and_estimate", boom)
     refused(capsys, ws, ["fit", "store", *FIT, "--out", "run2"], ["out of memory", "--batch-size"])
 
 
