@@ -10,7 +10,8 @@ import re
 
 from .errors import ConfigError, LagError
 
-__all__ = ["ANGSTROM_TO_NM", "NM_TO_ANGSTROM", "parse_time_ps", "lag_to_frames", "format_time_ps", "shortest_decimal"]
+__all__ = ["ANGSTROM_TO_NM", "NM_TO_ANGSTROM", "parse_time_ps", "lag_to_frames", "format_time_ps", "shortest_decimal",
+           "array_timestep"]
 
 ANGSTROM_TO_NM = 0.1
 NM_TO_ANGSTROM = 10.0
@@ -115,3 +116,20 @@ def format_time_ps(t_ps: float) -> str:
         if abs(t_ps) >= scale:
             return f"{t_ps / scale:.4g} {unit}"
     return f"{t_ps * 1e3:.4g} fs"
+
+
+def array_timestep(timestep, lagtime) -> tuple[float, str]:
+    """The frame spacing of array data and its unit: ``"ps"``, ``"time"`` (a number in the user's units) or ``"frames"``.
+
+    A timestep with a unit (``"0.5ps"``) is in ps. A plain number is in ps as soon as the lag is a time with a
+    unit (``lagtime="2ps"``: mdkoop's internal time unit is the ps); otherwise it is in the user's own units
+    (``"time"``), or frames when it is 1.
+    """
+    if isinstance(timestep, str):
+        return parse_time_ps(timestep), "ps"
+    if isinstance(timestep, bool) or not isinstance(timestep, (int, float)) or not math.isfinite(timestep) or timestep <= 0:
+        raise ConfigError(f"The timestep must be a positive number (the time between frames), got {timestep!r}.")
+    lag_has_unit = isinstance(lagtime, str) and not lagtime.strip().isdigit()
+    if lag_has_unit:
+        return float(timestep), "ps"
+    return float(timestep), "frames" if float(timestep) == 1.0 else "time"

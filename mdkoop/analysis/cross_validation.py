@@ -88,8 +88,7 @@ class StoreSegments(TrajectoryStore):
 
 
 def _lengths_and_lag(estimator, data) -> tuple[list[int], int]:
-    from ..training.estimator import array_timestep
-    from ..units import lag_to_frames
+    from ..units import array_timestep, lag_to_frames
 
     if isinstance(data, TrajectoryStore):
         return [int(n) for n in data.trajectory_lengths], lag_to_frames(estimator.lagtime, float(data.timestep_ps))

@@ -143,9 +143,9 @@ def _resume_hint(args) -> str:
     """What to tell a user who pressed Ctrl-C: how to resume, or that nothing was kept."""
     import shlex
 
-    from ..training.estimator import in_progress_dir
+    from ..training.run_dir import in_progress_dir, last_checkpoint
 
-    if not (in_progress_dir(args.out) / "checkpoints" / "last.ckpt").is_file():
+    if not last_checkpoint(in_progress_dir(args.out)).is_file():
         return " before the first checkpoint; nothing was kept (run the command again to start over)"
     argv = [a for a in getattr(args, "command_line", ["mdkoop", "fit"]) if a != "--overwrite"]
     if "--resume" not in argv:

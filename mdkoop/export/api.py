@@ -31,6 +31,7 @@ from ..errors import ConfigError, InputError, ModelFormatError
 from ..utils.files import atomic_dir, check_output_dir
 from ..utils.logging import get_logger
 from . import plumed as _plumed
+from .atoms import ADDRESSED_BY_NUMBER, check_numbering, load_topology, match_atoms
 from .torchscript import (
     MAX_RESTRAINED_CVS,
     CVModule,
@@ -42,7 +43,7 @@ from .torchscript import (
 )
 
 __all__ = ["FORMATS", "KINDS", "ExportSpec", "parse_cvs", "cv_statistics", "spec_from_model", "export_model", "export_spec",
-           "remap_to_topology", "check_numbering", "ADDRESSED_BY_NUMBER"]
+           "remap_to_topology"]
 
 FORMATS = ("torchscript", "plumed", "openmm")
 KINDS = ("singular", "eigen")
@@ -247,8 +248,6 @@ def remap_to_topology(spec: ExportSpec, topology: str | os.PathLike) -> ExportSp
     ExportSpec
         A copy whose ``atom_indices`` refer to ``topology``.
     """
-    from .atoms import load_topology, match_atoms
-
     if spec.residue_ids is None or not spec.atom_names:
         raise ConfigError("--topology needs the residue numbers and atom names of the model's atoms, which are read from "
                           "the training store; that store is not available. Export without --topology.")
@@ -329,7 +328,7 @@ def export_model(model, out: str | os.PathLike, format: str = "torchscript", cvs
         For ``plumed`` and ``openmm``, which address atoms by their number in the simulation: state that the
         simulation numbers its atoms as the training topology did. Without it (and without ``topology``)
         the export is refused when the training topology cannot be a simulation's (no hydrogens: a
-        heavy-atom trajectory) or is unknown (see :func:`check_numbering`).
+        heavy-atom trajectory) or is unknown (see :func:`mdkoop.export.atoms.check_numbering`).
     temperature : float, optional
         Simulation temperature in K for the bias examples; default: the training store's, when recorded.
 
@@ -350,49 +349,12 @@ def export_model(model, out: str | os.PathLike, format: str = "torchscript", cvs
     if topology is not None:
         spec = remap_to_topology(spec, topology)
     elif format in ADDRESSED_BY_NUMBER and not same_numbering and not isinstance(model, ExportSpec):
-        check_numbering(spec)
+        check_numbering(spec.topology)
     if temperature is not None:
         if not (isinstance(temperature, (int, float)) and np.isfinite(temperature) and temperature > 0):
             raise ConfigError(f"--temperature must be a positive number of K, got {temperature!r}.")
         spec = dataclasses.replace(spec, temperature_K=float(temperature))
     return export_spec(spec, out, format=format, cvs=cvs, overwrite=overwrite, inputs=inputs)
-
-
-#: export formats that address the model's atoms by their number in the simulated system
-ADDRESSED_BY_NUMBER = ("plumed", "openmm")
-
-
-def check_numbering(spec: ExportSpec) -> None:
-    """Refuse atom numbers that would silently point at the wrong atoms of a simulation.
-
-    ``spec.atom_indices`` number the model's atoms as in the training topology (the one given to
-    ``mdkoop prepare``; a ``--select`` is already accounted for). That numbering fits a simulation only
-    if its topology is that one. It cannot be when the training topology has no hydrogens (trajectories
-    saved with heavy atoms only), and it cannot be checked when the training store is gone.
-
-    Raises
-    ------
-    ConfigError
-        Saying to give the simulation's topology (``--topology``) or to confirm the numbering
-        (``--same-numbering``).
-    """
-    fix = ("Give the topology of the system you will simulate with --topology FILE (atoms are matched by residue "
-           "number and atom name), or pass --same-numbering if your simulation really numbers its atoms as {what}.")
-    top = spec.topology
-    if not top:
-        raise ConfigError("The atom numbering of the training topology is unknown (the training store is not "
-                          "available), so the exported atom numbers cannot be checked. "
-                          + fix.format(what="the training topology did"))
-    n_h = top.get("n_hydrogens")
-    if n_h == 0:
-        raise ConfigError(
-            f"The model was trained on {top.get('name')!r}, a topology of {top.get('n_atoms')} atoms without hydrogens: "
-            "its atom numbers do not fit a simulation with hydrogens, and would point at the wrong atoms. "
-            + fix.format(what=repr(top.get("name"))))
-    if n_h is None:
-        raise ConfigError(
-            f"The training store of this model predates the record of its topology's hydrogens, so mdkoop cannot tell "
-            f"whether the numbering of {top.get('name')!r} fits your simulation. " + fix.format(what=repr(top.get("name"))))
 
 
 def default_cvs(spec: ExportSpec) -> list[int]:

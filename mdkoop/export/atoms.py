@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, MissingFileError, TrajectoryReadError
+from ..errors import ConfigError, InputError, MissingFileError, TrajectoryReadError
 
-__all__ = ["load_topology", "match_atoms"]
+__all__ = ["load_topology", "match_atoms", "check_numbering", "ADDRESSED_BY_NUMBER"]
 
 
 def load_topology(path: str | os.PathLike):
@@ -93,3 +93,45 @@ def match_atoms(atom_names: Sequence[str], residue_ids: Sequence[int], residue_n
     if len(set(out.tolist())) != len(out):
         raise InputError(f"Several model atoms map to the same atom of {what}; check the atom names.")
     return out
+
+
+#: export formats that address the model's atoms by their number in the simulated system
+ADDRESSED_BY_NUMBER = ("plumed", "openmm")
+
+
+def check_numbering(topology: dict | None) -> None:
+    """Refuse atom numbers that would silently point at the wrong atoms of a simulation.
+
+    The exported atom indices number the model's atoms as in the training topology (the one given to
+    ``mdkoop prepare``; a ``--select`` is already accounted for). That numbering fits a simulation only
+    if its topology is that one. It cannot be when the training topology has no hydrogens (trajectories
+    saved with heavy atoms only), and it cannot be checked when the training store is gone.
+
+    Parameters
+    ----------
+    topology : dict or None
+        ``{"name", "n_atoms", "n_hydrogens"}`` of the training topology (``ExportSpec.topology``); None when unknown.
+
+    Raises
+    ------
+    ConfigError
+        Saying to give the simulation's topology (``--topology``) or to confirm the numbering
+        (``--same-numbering``).
+    """
+    fix = ("Give the topology of the system you will simulate with --topology FILE (atoms are matched by residue "
+           "number and atom name), or pass --same-numbering if your simulation really numbers its atoms as {what}.")
+    top = topology
+    if not top:
+        raise ConfigError("The atom numbering of the training topology is unknown (the training store is not "
+                          "available), so the exported atom numbers cannot be checked. "
+                          + fix.format(what="the training topology did"))
+    n_h = top.get("n_hydrogens")
+    if n_h == 0:
+        raise ConfigError(
+            f"The model was trained on {top.get('name')!r}, a topology of {top.get('n_atoms')} atoms without hydrogens: "
+            "its atom numbers do not fit a simulation with hydrogens, and would point at the wrong atoms. "
+            + fix.format(what=repr(top.get("name"))))
+    if n_h is None:
+        raise ConfigError(
+            f"The training store of this model predates the record of its topology's hydrogens, so mdkoop cannot tell "
+            f"whether the numbering of {top.get('name')!r} fits your simulation. " + fix.format(what=repr(top.get("name"))))

@@ -28,7 +28,8 @@ from ..utils.files import (
     sha256_file,
     temporary_name,
 )
-from .readers import Reader, check_file, make_reader
+from .engines import make_reader
+from .readers import Reader, check_file
 from .trajectory_store import (
     _META,
     _NPY_HEADER_BYTES,
@@ -85,22 +86,25 @@ class _NpyStreamWriter:
 
 
 # --------------------------------------------------------------------------- writing
-def _refuse_duplicates(st: TrajectoryStore, paths: Sequence[Path]) -> None:
-    """Refuse files whose sha256 is already a source of ``st``, or that are given twice."""
+def _refuse_duplicates(st: TrajectoryStore, paths: Sequence[Path]) -> dict[Path, str]:
+    """Refuse files whose sha256 is already a source of ``st``, or that are given twice; return the digests."""
     seen = {t["source"].get("sha256"): t["source"].get("name") for t in st.metadata["trajectories"]}
+    digests = {}
     for p in paths:
-        digest = sha256_file(p)
+        digest = digests[p] = sha256_file(p)
         if digest in seen:
             raise InputError(
                 f"The trajectory {str(p)!r} is already in the store {str(st.path)!r} (same content as its source "
                 f"{seen[digest]!r}, sha256 {digest[:12]}). Appending it again would count its frames twice; "
                 "pass --allow-duplicates if that is really wanted.")
         seen[digest] = p.name
+    return digests
 
 
-def _source_entry(path: Path) -> dict:
+def _source_entry(path: Path, sha256: str | None = None) -> dict:
     st = path.stat()
-    return {"name": path.name, "path": str(path.resolve()), "size": int(st.st_size), "sha256": sha256_file(path)}
+    return {"name": path.name, "path": str(path.resolve()), "size": int(st.st_size),
+            "sha256": sha256 or sha256_file(path)}
 
 
 def _timestep_from_times(times: np.ndarray, path: Path, strict: bool = True) -> float | None:
@@ -139,8 +143,8 @@ def _progress(total_desc: str, show: bool):
 
 
 def _write_trajectories(reader: Reader, trajectories: Sequence[Path], out_dir: Path, first_index: int, *,
-                        stride: int, timestep_ps: float | None, chunk_size: int | None,
-                        progress: bool) -> tuple[list[dict], float | None, np.ndarray | None]:
+                        stride: int, timestep_ps: float | None, chunk_size: int | None, progress: bool,
+                        digests: dict[Path, str] | None = None) -> tuple[list[dict], float | None, np.ndarray | None]:
     """Stream each trajectory into ``out_dir/traj_XXXXX.npy`` (written as ``.tmp`` then renamed by the caller).
 
     Returns the per-trajectory entries, the common time spacing found in the files
@@ -188,7 +192,7 @@ def _write_trajectories(reader: Reader, trajectories: Sequence[Path], out_dir: P
                 )
             raw = float(np.median(np.diff(head_times))) if len(head_times) > 1 else None
             entries.append({"file": f"{_TRAJ_DIR}/{name}", "tmp": tmp.name, "n_frames": writer.n_frames,
-                            "source": _source_entry(src), "file_timestep_ps": dt, "file_timestep_ps_raw": raw})
+                            "source": _source_entry(src, (digests or {}).get(src)), "file_timestep_ps": dt, "file_timestep_ps_raw": raw})
             log.info("%s: %d frames", src.name, writer.n_frames)
     except BaseException:
         for f in written:
@@ -219,24 +223,21 @@ def _temperature_entry(paths: Sequence[Path], temperature_K: float | None) -> di
         if not (np.isfinite(t) and t > 0):
             raise ConfigError(f"--temperature must be a positive number of K, got {temperature_K!r}.")
         return {"temperature_K": t, "temperature_source": "user"}
+    unknown = {"temperature_K": None, "temperature_source": None}
     found: dict[float, str] = {}
     for p in paths:
-        for name in _RUN_RECORDS:
-            rec = p.parent / name
-            if rec.is_file():
-                try:
-                    t = json.loads(rec.read_text()).get("temperature_K")
-                except (OSError, ValueError, AttributeError):
-                    t = None
-                if isinstance(t, (int, float)) and not isinstance(t, bool) and t > 0:
-                    found.setdefault(float(t), str(rec.resolve()))
-                break
-        else:
-            return {"temperature_K": None, "temperature_source": None}  # a file without a record: unknown
-    if len(found) == 1:
-        (t, src), = found.items()
-        return {"temperature_K": t, "temperature_source": src}
-    return {"temperature_K": None, "temperature_source": None}
+        rec = next((p.parent / name for name in _RUN_RECORDS if (p.parent / name).is_file()), None)
+        try:
+            t = None if rec is None else json.loads(rec.read_text()).get("temperature_K")
+        except (OSError, ValueError, AttributeError):
+            t = None
+        if not (isinstance(t, (int, float)) and not isinstance(t, bool) and t > 0):
+            return unknown  # a trajectory without a readable record: the temperature is not known for all
+        found.setdefault(float(t), str(rec.resolve()))
+    if len(found) != 1:
+        return unknown  # the records disagree
+    (t, src), = found.items()
+    return {"temperature_K": t, "temperature_source": src}
 
 
 def _check_args(trajectories, stride, timestep_ps) -> tuple[list[Path], int, float | None]:
@@ -309,7 +310,7 @@ def prepare(topology, trajectories, out, *, select: str | None = None, stride: i
     paths, stride, timestep_ps = _check_args(trajectories, stride, timestep_ps)
     inputs = [topology, *paths]
     check_output_dir(out, overwrite, what="store", kind="store", inputs=inputs)
-    _temperature_entry(paths, temperature_K)  # refuse a bad --temperature before any work
+    temperature = _temperature_entry(paths, temperature_K)  # before any work: a bad --temperature is refused
     reader = make_reader(engine, topology, select)
     with atomic_dir(out, overwrite=overwrite, what="store", kind="store", inputs=inputs) as tmp:
         tdir = tmp / _TRAJ_DIR
@@ -347,7 +348,7 @@ def prepare(topology, trajectories, out, *, select: str | None = None, stride: i
             "residue_names": a.residue_names,
             "residue_ids": a.residue_ids.tolist(),
             "made_whole": bool(len(a.bonds)),
-            **_temperature_entry(paths, temperature_K),
+            **temperature,
             "topology_file": _TOPOLOGY,
             "topology": _source_entry(reader.topology),
             "trajectories": entries,
@@ -396,8 +397,7 @@ def append(store, trajectories, *, topology=None, timestep_ps: float | str | Non
     m = st.metadata
     stride = int(m["stride"])
     paths, _, timestep_ps = _check_args(trajectories, stride, timestep_ps)
-    if not allow_duplicates:
-        _refuse_duplicates(st, paths)
+    digests = {} if allow_duplicates else _refuse_duplicates(st, paths)  # hashed once: reused for store.json
     top = topology if topology is not None else m["topology"]["path"]
     reader = make_reader(m["engine"], top, m["selection"])
     a = reader.atoms
@@ -407,7 +407,7 @@ def append(store, trajectories, *, topology=None, timestep_ps: float | str | Non
             f"the store's {st.n_atoms} atoms. Append only trajectories of the same system, or prepare a new store."
         )
     tdir = st.path / _TRAJ_DIR
-    entries, file_dt, _ = _write_trajectories(reader, paths, tdir, st.n_trajectories, stride=stride,
+    entries, file_dt, _ = _write_trajectories(reader, paths, tdir, st.n_trajectories, stride=stride, digests=digests,
                                               timestep_ps=timestep_ps, chunk_size=chunk_size, progress=progress)
     renamed: list[Path] = []
     try:

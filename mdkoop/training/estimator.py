@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,25 +42,31 @@ from ..errors import (
     DeviceError,
     InputError,
     LagError,
-    ModelFormatError,
-    OutputExistsError,
     TrainingError,
 )
-from ..utils.files import RunLock, check_output_dir, mark_output, output_kind, temporary_name
+from ..units import array_timestep
+from ..utils.files import RunLock
 from ..utils.logging import get_logger
 from ..utils.threads import limited_threads
 from .config import EncoderConfig, FitConfig, TrainConfig
 from .metrics_log import merge_metrics
 from .model import KoopmanModel
 from .run import train_and_estimate
+from .run_dir import (
+    after_failed_fit,
+    check_resume_config,
+    finish_run_dir,
+    in_progress_dir,
+    last_checkpoint,
+    plan_run_dir,
+    start_work_dir,
+)
 from .selection import select_atoms
 
-__all__ = ["KoopmanSVD", "FitPlan", "resolve_device", "in_progress_dir", "validation_block", "validation_split",
-           "IN_PROGRESS_MARKER"]
+__all__ = ["KoopmanSVD", "FitPlan", "resolve_device", "validation_block", "validation_split"]
 
 log = get_logger("training")
 
-IN_PROGRESS_MARKER = "IN_PROGRESS"
 _SCHNET_KEYS = ("n_atom_basis", "n_interactions", "n_rbf", "cutoff", "pooling", "implementation", "standardize_output")
 #: TrainConfig fields that KoopmanSVD takes as plain keyword parameters (beside lagtime, n_modes, loss, ...)
 _TRAIN_KEYS = ("weight_decay", "grad_clip", "schedule", "plateau_patience", "tol", "patience", "devices", "num_nodes",
@@ -107,12 +112,6 @@ def validation_split(lengths, lag: int, val_fraction: float, seed: int) -> dict 
     if v <= 0:
         return None
     return split_segments(lengths, fractions=(1.0 - v, v, 0.0), seed=seed, block=validation_block(lag, v))
-
-
-def in_progress_dir(run_dir: str | Path) -> Path:
-    """The directory where the run ``run_dir`` is built before its final rename: ``<run_dir>.inprogress``."""
-    run_dir = Path(run_dir)
-    return run_dir.with_name(run_dir.name + ".inprogress")
 
 
 def resolve_device(device: str) -> str:
@@ -397,59 +396,19 @@ class KoopmanSVD(Estimator):
             data_note["select"] = self.select
         cfg = FitConfig(encoder=ecfg, train=tcfg, data=data_note)
         if resume_ckpt is not None:
-            _check_resume_config(workdir / "config.json", cfg)
+            check_resume_config(workdir / "config.json", cfg)
         return FitPlan(cfg, source, lengths, train_pairs, val_pairs, accelerator, atoms, time_unit, timestep,
                        workdir, resume_ckpt)
 
     def _plan_run_dir(self, inputs=()) -> tuple[Path | None, Path | None]:
-        """Decide the work directory (and checkpoint on resume); refuse what may not be touched.
-
-        ``inputs`` are the fit's input paths (the store): the run directory may not be, or contain, one.
-        """
         if self.run_dir is None:
             if self.resume:
                 raise ConfigError("resume=True needs run_dir (the interrupted run's directory).")
             return None, None
-        run = Path(self.run_dir)
-        work = in_progress_dir(run)
-        if self.resume and self.overwrite:
-            raise ConfigError("Give either --resume or --overwrite, not both.")
-        if _process_rank() != 0:
-            return work, (work / "checkpoints" / "last.ckpt") if self.resume else None
-        holder = RunLock.is_held(work) if work.is_dir() else None
-        if holder is not None:
-            raise OutputExistsError(
-                f"The run {str(run)!r} is being trained right now by another process"
-                f"{f' (pid {holder})' if holder > 0 else ''} in {str(work)!r}. Wait for it to finish, or stop it "
-                "first; then --resume continues it.")
-        if self.resume:
-            ckpt = work / "checkpoints" / "last.ckpt"
-            if run.exists() and not work.exists():
-                raise OutputExistsError(f"The run {str(run)!r} is already complete: nothing to resume. "
-                                        "Use --overwrite to train it again, or another --out.")
-            if not ckpt.is_file():
-                raise ConfigError(f"Cannot resume {str(run)!r}: no checkpoint at {str(ckpt)!r} "
-                                  "(the run stopped before its first checkpoint). Start it again without --resume.")
-            _check_checkpoint(ckpt)
-            return work, ckpt
-        if (run.exists() or run.is_symlink()) and not self.overwrite:
-            raise OutputExistsError(f"The run directory {str(run)!r} already exists: pass --resume to continue it, "
-                                    "--overwrite to replace it, or choose another --out.")
-        check_output_dir(run, self.overwrite, "run directory", kind="run", inputs=inputs)
-        if work.exists() or work.is_symlink():
-            if not _is_own_work_dir(work):
-                raise OutputExistsError(
-                    f"{str(work)!r} exists but is not an interrupted mdkoop run: mdkoop will not replace it. "
-                    "Remove it yourself or choose another --out.")
-            resumable = (work / "checkpoints" / "last.ckpt").is_file()
-            if resumable and not self.overwrite:
-                raise OutputExistsError(
-                    f"An interrupted run of {str(run)!r} is in {str(work)!r}: continue it with the same command and "
-                    "--resume, or discard it and start again with --overwrite.")
-            if not resumable:
-                log.info("%s is an interrupted run that never reached a checkpoint (nothing to resume): it will be replaced",
-                         work)
-        return work, None
+        if _process_rank() != 0:  # rank 0 checks and writes; the others follow its work directory
+            work = in_progress_dir(self.run_dir)
+            return work, last_checkpoint(work) if self.resume else None
+        return plan_run_dir(Path(self.run_dir), self.resume, self.overwrite, inputs)
 
     # ---- fit -------------------------------------------------------------------------------------------------
     def fit(self, data) -> KoopmanSVD:
@@ -479,13 +438,7 @@ class KoopmanSVD(Estimator):
         workdir = plan.workdir
         created = plan.resume_ckpt is None
         if created:
-            if workdir.exists() or workdir.is_symlink():
-                _remove_work_dir(workdir)
-            workdir.mkdir(parents=True)
-            mark_output(workdir, "run")
-            (workdir / IN_PROGRESS_MARKER).write_text(
-                "This run of `mdkoop fit` is in progress or was interrupted. Continue it with --resume "
-                "(same command), or start again with --overwrite.\n")
+            start_work_dir(workdir)
         lock = RunLock(workdir).acquire()
         try:
             if created:
@@ -494,7 +447,7 @@ class KoopmanSVD(Estimator):
             self._finish_run_dir(plan, workdir)
         except BaseException as exc:
             lock.release()
-            _after_failed_fit(workdir, Path(self.run_dir), exc)
+            after_failed_fit(workdir, exc)
             raise
         lock.release()
         return self
@@ -503,97 +456,6 @@ class KoopmanSVD(Estimator):
         self._model.write_into(workdir)
         plan.config.save(workdir / "config.json")
         merge_metrics(workdir, workdir / "metrics.csv")
-        (workdir / IN_PROGRESS_MARKER).unlink(missing_ok=True)
-        run = Path(self.run_dir)
-        check_output_dir(run, self.overwrite, "run directory", kind="run")  # again: it may have appeared meanwhile
-        if run.exists():
-            old = temporary_name(run, "old")
-            os.rename(run, old)
-            os.rename(workdir, run)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(workdir, run)
-        (run / RunLock.FILE).unlink(missing_ok=True)
-        log.info("run directory complete: %s", run)
+        finish_run_dir(workdir, Path(self.run_dir), self.overwrite)
 
 
-def array_timestep(timestep, lagtime) -> tuple[float, str]:
-    """The frame spacing of array data and its unit: ``"ps"``, ``"time"`` (a number in the user's units) or ``"frames"``.
-
-    A timestep with a unit (``"0.5ps"``) is in ps. A plain number is in ps as soon as the lag is a time with a
-    unit (``lagtime="2ps"``: mdkoop's internal time unit is the ps); otherwise it is in the user's own units
-    (``"time"``), or frames when it is 1.
-    """
-    from ..units import parse_time_ps
-
-    if isinstance(timestep, str):
-        return parse_time_ps(timestep), "ps"
-    if isinstance(timestep, bool) or not isinstance(timestep, (int, float)) or not np.isfinite(timestep) or timestep <= 0:
-        raise ConfigError(f"The timestep must be a positive number (the time between frames), got {timestep!r}.")
-    lag_has_unit = isinstance(lagtime, str) and not lagtime.strip().isdigit()
-    if lag_has_unit:
-        return float(timestep), "ps"
-    return float(timestep), "frames" if float(timestep) == 1.0 else "time"
-
-
-def _check_checkpoint(ckpt: Path) -> None:
-    """Refuse a checkpoint that is not readable as weights-only data (truncated, damaged, or a foreign pickle)."""
-    try:
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch's text would suggest weights_only=False: never relay it
-        raise ModelFormatError(
-            f"Cannot resume from {str(ckpt)!r}: it is not a valid mdkoop checkpoint ({type(exc).__name__}; the file "
-            "is truncated, damaged, or not from mdkoop). mdkoop loads only plain weights, never arbitrary pickled "
-            "objects. Start the run again with --overwrite.") from None
-    if not isinstance(state, dict) or "state_dict" not in state:
-        raise ModelFormatError(f"Cannot resume from {str(ckpt)!r}: it holds no training state. "
-                               "Start the run again with --overwrite.")
-
-
-def _is_own_work_dir(work: Path) -> bool:
-    """True if ``work`` is the work directory of an mdkoop fit (marker files), not something else."""
-    return (not work.is_symlink() and work.is_dir()
-            and ((work / IN_PROGRESS_MARKER).is_file() or output_kind(work) == "run"))
-
-
-def _remove_work_dir(work: Path) -> None:
-    """Remove an interrupted run's work directory (checked to be one by :meth:`KoopmanSVD._plan_run_dir`)."""
-    if not _is_own_work_dir(work):
-        raise OutputExistsError(f"{str(work)!r} is not an interrupted mdkoop run: mdkoop will not remove it.")
-    shutil.rmtree(work)
-
-
-def _after_failed_fit(workdir: Path, run: Path, exc: BaseException) -> None:
-    """After a failed or interrupted fit: keep a resumable work directory, remove one without a checkpoint."""
-    ckpt = workdir / "checkpoints" / "last.ckpt"
-    if ckpt.is_file():
-        log.warning("the run stopped; its last checkpoint is kept in %s. Continue it with the same command and "
-                    "--resume, or start again with --overwrite.", workdir)
-        return
-    if isinstance(exc, KeyboardInterrupt):
-        log.warning("the run was interrupted before its first checkpoint: nothing to resume; %s is removed.", workdir)
-    shutil.rmtree(workdir, ignore_errors=True)
-
-
-#: TrainConfig fields that may change on --resume (they do not change the optimisation trajectory so far)
-_RESUME_FREE = {"epochs", "patience", "device", "devices", "num_nodes"}
-
-
-def _check_resume_config(path: Path, cfg: FitConfig) -> None:
-    """Refuse ``--resume`` with settings that differ from the interrupted run's ``config.json``."""
-    if not path.is_file():
-        raise ConfigError(f"Cannot resume: {str(path)!r} is missing, so the interrupted run's settings are unknown. "
-                          "Start again with --overwrite.")
-    old = FitConfig.load(path)
-    diffs = []
-    for section in ("encoder", "train"):
-        a, b = getattr(old, section).to_dict(), getattr(cfg, section).to_dict()
-        for k in sorted(a):
-            if a[k] != b.get(k) and not (section == "train" and k in _RESUME_FREE):
-                diffs.append(f"{k}: {a[k]!r} -> {b.get(k)!r}")
-    if old.data.get("select") != cfg.data.get("select"):
-        diffs.append(f"select: {old.data.get('select')!r} -> {cfg.data.get('select')!r}")
-    if diffs:
-        raise ConfigError("Cannot resume with different settings (" + "; ".join(diffs) + "). Repeat the original "
-                          "command with --resume (only --epochs, --patience and the devices may change), "
-                          "or start again with --overwrite.")

@@ -302,7 +302,8 @@ class KoopmanModel:
         -------
         float
         """
-        if isinstance(test, (int, float)) and not isinstance(test, bool) or (isinstance(test, str) and test.upper() in ("E", "VAMPE")):
+        r_first = isinstance(test, (int, float)) and not isinstance(test, bool)
+        if r_first or (isinstance(test, str) and test.upper() in ("E", "VAMPE")):
             test, r = None, test  # deeptime's positional order: score(r, test_model=...)
         if test is None:
             dt = self.to_deeptime()

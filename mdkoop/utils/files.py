@@ -43,6 +43,7 @@ __all__ = [
     "mark_output",
     "output_kind",
     "remove_stale_temporaries",
+    "replace_dir",
     "temporary_name",
     "RunLock",
     "file_digest",
@@ -79,9 +80,8 @@ def _process_alive(pid: int, start: int) -> bool:
         pass
     except OSError:
         return True
-    if start and _start_time(pid) and _start_time(pid) != start:
-        return False
-    return True
+    now = _start_time(pid) if start else 0
+    return not (now and now != start)
 
 
 def temporary_name(path: str | os.PathLike, what: str = "tmp") -> Path:
@@ -108,7 +108,7 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
     if not parent.is_dir():
         return removed
     try:
-        candidates = list(parent.glob(f".{glob_escape(path.name)}.*-*"))
+        candidates = list(parent.glob(f".{_glob_escape(path.name)}.*-*"))
     except OSError:
         return removed
     for c in candidates:
@@ -140,7 +140,7 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
     return removed
 
 
-def glob_escape(name: str) -> str:
+def _glob_escape(name: str) -> str:
     """``name`` with glob metacharacters escaped."""
     return re.sub(r"([\[\]*?])", r"[\1]", name)
 
@@ -319,7 +319,7 @@ def _umask() -> int:
     return umask
 
 
-def _replace_dir(tmp: Path, path: Path) -> None:
+def replace_dir(tmp: Path, path: Path) -> None:
     """Rename the complete directory ``tmp`` onto ``path`` (moving an existing ``path`` aside first)."""
     if path.exists() or path.is_symlink():
         old = temporary_name(path, "old")
@@ -360,7 +360,7 @@ def atomic_dir(path: str | os.PathLike, overwrite: bool = False, what: str = "ou
     try:
         yield tmp
         check_output_dir(path, overwrite, what, flag, kind=kind, inputs=inputs)
-        _replace_dir(tmp, path)
+        replace_dir(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -217,7 +217,7 @@ def test_absurd_mode_count_and_an_output_under_a_file_are_refused(ws, capsys):
 
 def _interrupted_run(ws: Path, name: str = "run2") -> Path:
     """The work directory NAME.inprogress of an interrupted run, without a checkpoint yet."""
-    from mdkoop.training.estimator import IN_PROGRESS_MARKER
+    from mdkoop.training.run_dir import IN_PROGRESS_MARKER
     from mdkoop.utils.files import mark_output
 
     work = ws / f"{name}.inprogress"

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from mdkoop.errors import InputError, MissingFileError, SelectionError, TrajectoryReadError
+from mdkoop.io.engines import make_reader
 from mdkoop.io.pbc import bond_tree, make_whole, minimum_image
-from mdkoop.io.readers import make_reader
 from mdkoop.io.store import TrajectoryStore, prepare
 
 from .conftest import leftovers, make_cln025_traj

@@ -10,7 +10,7 @@ import torch
 
 import mdkoop
 from mdkoop.errors import ConfigError, OutputExistsError, TrainingError
-from mdkoop.training.estimator import IN_PROGRESS_MARKER, in_progress_dir
+from mdkoop.training.run_dir import IN_PROGRESS_MARKER, in_progress_dir
 
 from .conftest import markov_chain_2d
 
