@@ -240,6 +240,44 @@ def fit_deeptime_vampnet(train: list[np.ndarray], test: list[np.ndarray], atomic
     }
 
 
+def fit_vampnet_mlp(train: list[np.ndarray], test: list[np.ndarray], *, lag: int, n_cv: int, seed: int,
+                    epochs: int = 30, batch_size: int = 512) -> dict:
+    """deeptime's VAMPNet with an MLP lobe (64-64, ELU) on standardised descriptors, Adam lr 1e-3.
+
+    Parameters
+    ----------
+    train, test : list of ndarray, each (T_i, n_features), float
+        Descriptors; standardised with the training mean and standard deviation.
+    lag, n_cv, seed : int
+    epochs, batch_size : int
+
+    Returns
+    -------
+    dict
+        ``train``/``test`` feature lists (T_i, n_cv) and ``train_s``.
+    """
+    from deeptime.decomposition.deep import VAMPNet
+    from deeptime.util.data import TrajectoriesDataset, TrajectoryDataset
+
+    cat = np.concatenate(train)
+    mu, sd = cat.mean(0), cat.std(0) + 1e-8
+    xs = [((a - mu) / sd).astype(np.float32) for a in train]
+    ys = [((a - mu) / sd).astype(np.float32) for a in test]
+    torch.manual_seed(seed)
+    d = xs[0].shape[1]
+    lobe = torch.nn.Sequential(torch.nn.Linear(d, 64), torch.nn.ELU(), torch.nn.Linear(64, 64), torch.nn.ELU(),
+                               torch.nn.Linear(64, n_cv))
+    t0 = time.perf_counter()
+    ds = TrajectoriesDataset([TrajectoryDataset(lag, a) for a in xs])
+    loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=True,
+                                         generator=torch.Generator().manual_seed(seed))
+    model = VAMPNet(lobe=lobe, learning_rate=1e-3, device="cpu", dtype=np.float32).fit(loader, n_epochs=epochs)
+    model = model.fetch_model()
+    train_s = time.perf_counter() - t0
+    return {"train": [model.transform(a) for a in xs], "test": [model.transform(a) for a in ys],
+            "train_s": round(train_s, 1)}
+
+
 def fit_tica(train: list[np.ndarray], test: list[np.ndarray], *, lag: int, n_cv: int) -> dict:
     """deeptime TICA on (pair-distance) features; the top ``n_cv`` components of train and test.
 

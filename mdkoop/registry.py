@@ -7,11 +7,17 @@ without importing torch.
 
 from __future__ import annotations
 
-__all__ = ["ENCODERS", "LOSSES", "NESTINGS", "SCHEDULES", "PRECISIONS", "DEVICES", "METHODS", "POOLINGS", "LOBES",
+__all__ = ["ENCODERS", "STRUCTURAL_ENCODERS", "DESCRIPTOR_ENCODERS", "TORSIONS", "LOSSES", "NESTINGS", "SCHEDULES", "PRECISIONS", "DEVICES", "METHODS", "POOLINGS", "LOBES",
            "IMPLEMENTATIONS", "MLP_ACTIVATIONS"]
 
 #: encoders of :class:`mdkoop.training.config.EncoderConfig` ("custom": a user's torch module)
-ENCODERS = ("mlp", "schnet", "custom")
+ENCODERS = ("mlp", "schnet", "distances", "torsions", "custom")
+#: encoders of atom positions (they train on a store, transform trajectories and export to PLUMED/OpenMM)
+STRUCTURAL_ENCODERS = ("schnet", "distances", "torsions")
+#: encoders that compute descriptors of the positions in torch and feed them to an MLP (:mod:`mdkoop.nn.descriptors`)
+DESCRIPTOR_ENCODERS = ("distances", "torsions")
+#: the dihedrals a "torsions" encoder can use (found by MDTraj's ``compute_<name>``)
+TORSIONS = ("phi", "psi", "omega", "chi1", "chi2")
 #: training objectives (:func:`mdkoop.objectives.losses.make_loss`)
 LOSSES = ("lora", "vamp1", "vamp2", "vampe", "dpnet", "dpnet-relaxed")
 #: nestings of the LoRA objective (:mod:`mdkoop.objectives.functional`)

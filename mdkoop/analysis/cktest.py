@@ -138,7 +138,11 @@ def estimate_msm(dtrajs: list[np.ndarray], lag: int):
         raise LagError(f"The lag of {lag} frames is not shorter than the longest trajectory ({longest} frames).")
     counts = TransitionCountEstimator(lagtime=lag, count_mode="sliding").fit(dtrajs).fetch_model()
     counts = counts.submodel_largest()
-    return MaximumLikelihoodMSM(reversible=True).fit(counts).fetch_model()
+    try:
+        return MaximumLikelihoodMSM(reversible=True).fit(counts).fetch_model()
+    except ValueError as exc:  # deeptime: no connected set of more than one state at this lag
+        raise InputError(f"No MSM can be estimated at a lag of {lag} frames: {exc} The trajectories hold too few "
+                         "transitions at this lag; use a shorter lag, fewer clusters, or more data.") from None
 
 
 def ck_test_cvs(cvs, lag: int, timestep_ps: float = 1.0, n_sets: int = 2, n_clusters: int = 50,
@@ -185,7 +189,14 @@ def ck_test_cvs(cvs, lag: int, timestep_ps: float = 1.0, n_sets: int = 2, n_clus
     if len(lags) < 2:
         log.warning("CK test: only the training lag fits into the trajectories; the test compares a single point.")
     dtrajs = discretize_cvs(cvs, n_clusters=n_clusters, seed=seed)
-    models = [estimate_msm(dtrajs, tau) for tau in lags]
+    models = [estimate_msm(dtrajs, lags[0])]
+    for tau in lags[1:]:
+        try:
+            models.append(estimate_msm(dtrajs, tau))
+        except InputError as exc:
+            log.warning("CK test: stops before the lag of %d frames: %s", tau, exc)
+            break
+    lags = lags[: len(models)]
     msm = models[0]
     if msm.n_states <= n_sets:
         raise InputError(

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, InputError, LagError, MissingFileError, ModelFormatError
+from ..registry import STRUCTURAL_ENCODERS
 from ..utils.files import atomic_dir, atomic_file, check_output_dir
 from ..utils.threads import limited_threads
 from . import plots
@@ -136,14 +137,9 @@ def retrain_its(run_dir, store, lags: list[int], timestep_ps: float, progress: b
         raise ModelFormatError(f"--retrain needs the run's settings, but {str(cfg_path)!r} is missing.")
     cfg = FitConfig.load(cfg_path)
     enc, tr = cfg.encoder, cfg.train
-    if enc.kind != "schnet":
-        raise ConfigError("--retrain is available for SchNet runs on a store; this run used a "
+    if enc.kind not in STRUCTURAL_ENCODERS:
+        raise ConfigError("--retrain is available for runs on a store (an encoder of positions); this run used a "
                           f"{enc.kind!r} encoder on arrays (retrain it with the Python API at each lag).")
-    opts = {k: getattr(enc, k) for k in ("n_atom_basis", "n_interactions", "n_rbf", "cutoff", "pooling",
-                                          "implementation", "standardize_output")}
-    opts.update({k: getattr(tr, k) for k in ("weight_decay", "grad_clip", "schedule", "plateau_patience", "tol",
-                                              "patience", "method", "precision", "devices", "num_nodes",
-                                              "checkpoint_every")})
     k = tr.n_modes - 1
     point = np.full((len(lags), k), np.nan)
     models = []
@@ -154,10 +150,7 @@ def retrain_its(run_dir, store, lags: list[int], timestep_ps: float, progress: b
         it = tqdm(lags, desc="retrain per lag", unit="lag")
     for i, lag in enumerate(it):
         log.info("retraining at lag %d frames (%g ps)", lag, lag * timestep_ps)
-        est = KoopmanSVD(lagtime=int(lag), n_modes=tr.n_modes, encoder="schnet", loss=tr.loss, nesting=tr.nesting,
-                         epochs=tr.epochs, batch_size=tr.batch_size, lr=tr.lr, device=tr.device, seed=tr.seed,
-                         lobes=enc.lobes, val_fraction=tr.val_fraction, select=(cfg.data or {}).get("select"),
-                         **opts)
+        est = KoopmanSVD.from_config(cfg, lagtime=int(lag))
         m = est.fit(store).fetch_model()
         models.append(m)
         ts = np.asarray(m.timescales(), dtype=np.float64)[:k]
@@ -250,9 +243,9 @@ def _analyze(run_dir, store, test_store, lags, reference, retrain, n_bootstrap, 
     inputs = [run_dir, *(p for p in (store, test_store, reference) if isinstance(p, (str, os.PathLike)))]
     check_output_dir(out, overwrite, "analysis directory", kind="analysis", inputs=inputs)
     model = load_model(run_dir)
-    if model.encoder_config.kind != "schnet":
+    if model.encoder_config.kind not in STRUCTURAL_ENCODERS:
         raise ConfigError(
-            f"`mdkoop analyze` works on runs fitted on a store (SchNet encoder); {str(run_dir)!r} holds an "
+            f"`mdkoop analyze` works on runs fitted on a store (an encoder of positions); {str(run_dir)!r} holds an "
             f"{model.encoder_config.kind!r} model on arrays: use mdkoop.analysis.its_vs_lag / ck_test_cvs on its "
             "features from Python."
         )

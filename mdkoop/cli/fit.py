@@ -7,6 +7,8 @@
         [--device auto|cpu|cuda] [--devices N] [--num-nodes N] [--precision 32|bf16-mixed] [--seed S]
         [--resume | --overwrite] [--select EXPR] [--cutoff NM] [--n-atom-basis N] [--interactions N]
         [--lobes shared|separate] [--val-fraction F]
+        [--encoder schnet|distances|torsions] [--distances-select EXPR] [--pairs FILE] [--contact-r0 NM]
+        [--torsions phi,psi[,chi1]] [--hidden 64,64]
 
 Every option is checked before any work starts; a refusal leaves no run directory.
 See docs/training.md for the run-directory layout, resuming, and DDP launches (torchrun, SLURM).
@@ -31,6 +33,7 @@ def register(sub):
         POOLINGS,
         PRECISIONS,
         SCHEDULES,
+        STRUCTURAL_ENCODERS,
     )
     from ..training.config import EncoderConfig, TrainConfig
 
@@ -38,8 +41,9 @@ def register(sub):
 
     p = sub.add_parser(
         "fit",
-        help="train a Koopman SVD model (SchNet encoder) on a store",
-        description="Train a SchNet encoder with the nested-LoRA objective on a trajectory store, estimate the "
+        help="train a Koopman SVD model (SchNet or descriptor encoder) on a store",
+        description="Train an encoder (SchNet, or pair distances / torsions + MLP) with the nested-LoRA objective on "
+        "a trajectory store, estimate the "
         "linear Koopman model, and write a run directory (model.pt, model.json, config.json, metrics.csv, "
         "checkpoints/).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -78,6 +82,21 @@ def register(sub):
     p.add_argument("--select", default=None,
                    help="train on a subset of the store's atoms (MDTraj selection on the store's topology, "
                    "e.g. 'element != H' or 'name CA')")
+    p.add_argument("--encoder", choices=STRUCTURAL_ENCODERS, default="schnet",
+                   help="schnet: a graph network on the atoms; distances: pair distances (or contacts) of "
+                   "--distances-select, then an MLP; torsions: sin/cos of backbone dihedrals, then an MLP")
+    p.add_argument("--hidden", default=",".join(map(str, E.hidden)),
+                   help="hidden widths of the MLP of the descriptor encoders, comma-separated")
+    desc = p.add_argument_group("descriptor encoders (--encoder distances / torsions)")
+    desc.add_argument("--distances-select", default=E.distances_select,
+                      help="MDTraj selection on the store's topology: every pair of these atoms is a feature")
+    desc.add_argument("--pairs", default=None, metavar="FILE",
+                      help="text file of atom pairs (two 0-based atom indices of the store's topology per line) "
+                      "instead of --distances-select")
+    desc.add_argument("--contact-r0", type=float, default=E.contact_r0, metavar="NM",
+                      help="use contacts 1/(1+(d/r0)^6) instead of distances (r0 in nm)")
+    desc.add_argument("--torsions", default=",".join(E.torsions),
+                      help="dihedrals, comma-separated, from phi, psi, omega, chi1, chi2 (each as sin and cos)")
     enc = p.add_argument_group("SchNet encoder")
     enc.add_argument("--cutoff", type=float, default=E.cutoff, help="cutoff in nm")
     enc.add_argument("--n-atom-basis", type=int, default=E.n_atom_basis)
@@ -99,7 +118,7 @@ def estimator_from_args(args):
     from ..training.estimator import KoopmanSVD
 
     return KoopmanSVD(
-        lagtime=args.lag, n_modes=args.modes, encoder="schnet", loss=args.loss, nesting=args.nesting,
+        lagtime=args.lag, n_modes=args.modes, encoder=args.encoder, loss=args.loss, nesting=args.nesting,
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device, seed=args.seed,
         lobes=args.lobes, val_fraction=args.val_fraction, run_dir=args.out, resume=args.resume,
         overwrite=args.overwrite, progress=not args.no_progress, select=args.select,
@@ -108,7 +127,48 @@ def estimator_from_args(args):
         devices=args.devices, num_nodes=args.num_nodes, precision=args.precision, method=args.method,
         checkpoint_every=args.checkpoint_every, cutoff=args.cutoff, n_atom_basis=args.n_atom_basis,
         n_interactions=args.interactions, n_rbf=args.n_rbf, pooling=args.pooling, implementation=args.implementation,
+        hidden=_int_list(args.hidden, "--hidden"), distances_select=args.distances_select,
+        pairs=None if args.pairs is None else read_pairs(args.pairs), contact_r0=args.contact_r0,
+        torsions=tuple(t.strip() for t in args.torsions.split(",") if t.strip()),
     )
+
+
+def _int_list(text: str, option: str) -> tuple:
+    from ..errors import ConfigError
+
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ConfigError(f"{option} must be comma-separated integers (e.g. 64,64), got {text!r}.") from None
+
+
+def read_pairs(path: str):
+    """Atom pairs from a text file: two 0-based integer atom indices per line; ``#`` starts a comment.
+
+    Returns
+    -------
+    ndarray of int64, shape (n_pairs, 2)
+    """
+    from pathlib import Path
+
+    import numpy as np
+
+    from ..errors import InputError, MissingFileError
+
+    if not Path(path).is_file():
+        raise MissingFileError(f"The pair list {path!r} does not exist.")
+    rows = []
+    for n, line in enumerate(Path(path).read_text().splitlines(), 1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        parts = text.replace(",", " ").split()
+        if len(parts) != 2 or not all(p.lstrip("-").isdigit() for p in parts):
+            raise InputError(f"{path}:{n}: expected two integer atom indices, got {line.strip()!r}.")
+        rows.append((int(parts[0]), int(parts[1])))
+    if not rows:
+        raise InputError(f"The pair list {path!r} holds no pairs.")
+    return np.asarray(rows, dtype=np.int64)
 
 
 def run(args) -> int:

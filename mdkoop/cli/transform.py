@@ -45,6 +45,8 @@ def register(sub):
 def _load_inputs(paths: list[str], model, top):
     import numpy as np
 
+    from ..registry import STRUCTURAL_ENCODERS
+
     for p in paths:
         if not Path(p).exists():
             raise MissingFileError(f"The trajectory {p!r} does not exist.")
@@ -52,15 +54,17 @@ def _load_inputs(paths: list[str], model, top):
         raise MissingFileError(f"The topology {top!r} does not exist.")
     npy = [p.endswith(".npy") for p in paths]
     stores = [Path(p).is_dir() for p in paths]
-    if any(stores) and model.encoder_config.kind != "schnet":
+    structural = model.encoder_config.kind in STRUCTURAL_ENCODERS
+    if any(stores) and not structural:
         raise InputError("Store directories hold atom positions; this model reads feature arrays: give .npy files.")
     if any(npy):
         if not all(npy):
             raise InputError("Do not mix .npy feature files with trajectory files in one call.")
-        if model.encoder_config.kind == "schnet":
-            raise InputError("This model reads atom positions (SchNet encoder): give trajectory files and --top, not .npy.")
+        if structural:
+            raise InputError(f"This model reads atom positions ({model.encoder_config.kind} encoder): give trajectory "
+                             "files and --top, not .npy.")
         return [np.load(p, allow_pickle=False) for p in paths]
-    if model.encoder_config.kind != "schnet":
+    if not structural:
         raise InputError(
             f"This model was trained on feature arrays ({model.encoder_config.kind} encoder), not on atom positions: "
             "compute the same features and give them as .npy files of shape (n_frames, n_features)."

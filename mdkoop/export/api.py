@@ -72,7 +72,8 @@ class ExportSpec:
         0-based indices of the model's atoms in the original topology.
     atom_names : list of str
     atomic_numbers : numpy.ndarray, shape (n_atoms,), int64
-    cutoff_nm : float
+    cutoff_nm : float or None
+        Neighbour cutoff of a graph encoder (SchNet), in nm; ``None`` for descriptor encoders.
     lagtime_frames : int
     lagtime_ps : float or None
     timestep_ps : float or None
@@ -98,7 +99,7 @@ class ExportSpec:
     atom_indices: np.ndarray
     atom_names: list[str]
     atomic_numbers: np.ndarray
-    cutoff_nm: float
+    cutoff_nm: float | None
     lagtime_frames: int
     lagtime_ps: float | None = None
     timestep_ps: float | None = None
@@ -285,7 +286,7 @@ def _metadata(spec: ExportSpec, cvs: list[int], fmt: str, stats: dict | None) ->
         "temperature_K": spec.temperature_K,
         "atom_names": [str(a) for a in spec.atom_names],
         "atomic_numbers": [int(z) for z in spec.atomic_numbers],
-        "cutoff_nm": float(spec.cutoff_nm),
+        "cutoff_nm": None if spec.cutoff_nm is None else float(spec.cutoff_nm),
         "lagtime_frames": int(spec.lagtime_frames),
         "lagtime_ps": None if spec.lagtime_ps is None else float(spec.lagtime_ps),
         "timestep_ps": None if spec.timestep_ps is None else float(spec.timestep_ps),

@@ -12,6 +12,7 @@ import numpy as np
 from torch import nn
 
 from ..errors import ConfigError, ModelFormatError
+from ..registry import DESCRIPTOR_ENCODERS, STRUCTURAL_ENCODERS
 from ..utils.logging import get_logger
 from .torchscript import FrameEncoderFeatures, GraphEncoderFeatures
 
@@ -91,17 +92,18 @@ def adapt_model(model, kind: str | None = None, data=None):
     kind = _check_kind(kind or "singular")  # KoopmanModel.transform's default kind
     cfg = getattr(model, "encoder_config", None)
     enc_kind = getattr(cfg, "kind", type(model).__name__)
-    structural = enc_kind == "schnet" or hasattr(getattr(model, "encoder_f", None), "forward_frames")
+    structural = enc_kind in STRUCTURAL_ENCODERS or hasattr(getattr(model, "encoder_f", None), "forward_frames")
     if not structural or not getattr(model, "atoms", None):
         raise ModelFormatError(
             "Only structural models (an encoder of atom positions, e.g. SchNet) can be exported: this model's encoder "
-            f"is {enc_kind!r}, whose inputs are features computed outside the model. Fit with --encoder schnet on a "
-            "trajectory store."
+            f"is {enc_kind!r}, whose inputs are features computed outside the model. Fit with --encoder schnet, distances "
+            "or torsions on a trajectory store."
         )
     enc: nn.Module = model.encoder_f
     atoms = model.atoms
     z = np.asarray(atoms["atomic_numbers"], dtype=np.int64)
-    cutoff = float(getattr(enc, "cutoff", None) or getattr(cfg, "cutoff", 0.6))
+    descriptor = getattr(cfg, "kind", None) in DESCRIPTOR_ENCODERS
+    cutoff = None if descriptor else float(getattr(enc, "cutoff", None) or getattr(cfg, "cutoff", 0.6))
     if hasattr(enc, "forward_frames"):
         features: nn.Module = FrameEncoderFeatures(enc, len(z))
     else:

@@ -41,6 +41,8 @@ __all__ = [
     "SchnetpackSchNet",
     "AtomwiseHead",
     "KoopmanLobes",
+    "apply_encoder",
+    "encode_pair",
     "as_atomic_numbers",
 ]
 
@@ -375,10 +377,50 @@ class SchNetEncoder(nn.Module):
 
 
 
-def _encode(module: nn.Module, x: Tensor) -> Tensor:
-    if x.dim() == 3 and hasattr(module, "forward_frames"):
-        return module.forward_frames(x)
-    return module(x)
+def apply_encoder(encoder: nn.Module, x: Tensor) -> Tensor:
+    """Apply an encoder to a batch of frames.
+
+    Parameters
+    ----------
+    encoder : torch.nn.Module
+        An mdkoop encoder. Structural encoders (with a ``forward_frames`` method) get positions;
+        any other module is called on ``x`` directly.
+    x : Tensor, shape (B, d) or (B, n_atoms, 3), float32
+        Features, or positions in nm.
+
+    Returns
+    -------
+    Tensor, shape (B, n_modes - 1)
+        The learned functions (without the constant).
+    """
+    if x.dim() == 3 and hasattr(encoder, "forward_frames"):
+        return encoder.forward_frames(x)
+    return encoder(x)
+
+
+def encode_pair(lobe: nn.Module, lobe_tau: nn.Module | None, x_t: Tensor, x_tau: Tensor) -> tuple[Tensor, Tensor]:
+    """``(f(x_t), g(x_tau))`` of a shared (``lobe_tau=None``) or separate pair of lobes.
+
+    With a shared lobe and inputs of equal shape both halves go through the encoder as one batch of 2B (one
+    graph build, one pass); the result is the same as two calls.
+
+    Parameters
+    ----------
+    lobe, lobe_tau : torch.nn.Module
+        Encoders of x_t and x_t+tau (``lobe_tau=None``: ``lobe`` for both).
+    x_t, x_tau : Tensor, shape (B, d) or (B, n_atoms, 3)
+        Features, or positions in nm.
+
+    Returns
+    -------
+    (f, g) : Tensor, each shape (B, n_out)
+    """
+    if lobe_tau is None:
+        if x_t.shape == x_tau.shape:
+            out = apply_encoder(lobe, torch.cat([x_t, x_tau], dim=0))
+            return out[: x_t.shape[0]], out[x_t.shape[0] :]
+        return apply_encoder(lobe, x_t), apply_encoder(lobe, x_tau)
+    return apply_encoder(lobe, x_t), apply_encoder(lobe_tau, x_tau)
 
 
 class KoopmanLobes(nn.Module):
@@ -411,10 +453,5 @@ class KoopmanLobes(nn.Module):
         return self.lobe_tau is None
 
     def forward(self, x_t: Tensor, x_tau: Tensor) -> tuple[Tensor, Tensor]:
-        """Return ``(f(x_t), g(x_tau))``; see the class notes."""
-        if self.lobe_tau is None:
-            if x_t.shape == x_tau.shape:
-                out = _encode(self.lobe, torch.cat([x_t, x_tau], dim=0))
-                return out[: x_t.shape[0]], out[x_t.shape[0] :]
-            return _encode(self.lobe, x_t), _encode(self.lobe, x_tau)
-        return _encode(self.lobe, x_t), _encode(self.lobe_tau, x_tau)
+        """Return ``(f(x_t), g(x_tau))`` (:func:`encode_pair`)."""
+        return encode_pair(self.lobe, self.lobe_tau, x_t, x_tau)

@@ -18,8 +18,9 @@ import torch
 from torch import Tensor
 
 from ..errors import InputError
+from .encoders import apply_encoder
 
-__all__ = ["random_rotation", "encode_frames", "assert_invariant", "assert_close_outputs"]
+__all__ = ["random_rotation", "assert_invariant", "assert_close_outputs"]
 
 
 def random_rotation(generator: torch.Generator | None = None, dtype: torch.dtype = torch.float64) -> Tensor:
@@ -42,12 +43,6 @@ def random_rotation(generator: torch.Generator | None = None, dtype: torch.dtype
     if torch.det(q) < 0:
         q[:, 0] = -q[:, 0]
     return q.to(dtype)
-
-
-def encode_frames(encoder, frames: Tensor) -> Tensor:
-    """Apply ``encoder`` to frames ``(B, n, 3)``: ``forward_frames`` if present, else ``encoder(frames)``."""
-    fn = getattr(encoder, "forward_frames", None)
-    return fn(frames) if fn is not None else encoder(frames)
 
 
 def _as_frames(frames) -> Tensor:
@@ -121,21 +116,21 @@ def assert_invariant(
             f"unknown invariance check(s) {sorted(unknown)}; use rotation, translation, permutation."
         )
     g = torch.Generator().manual_seed(int(seed))
-    ref = encode_frames(encoder, x)
+    ref = apply_encoder(encoder, x)
     B = x.shape[0]
     if "rotation" in checks:
         for r in range(int(n_rotations)):
             rots = torch.stack([random_rotation(g, torch.float64) for _ in range(B)])  # (B, 3, 3)
             xr = torch.einsum("bij,bnj->bni", rots, x.double())  # about the origin: moves the centroid too
-            assert_close_outputs(ref, encode_frames(encoder, xr.to(x.dtype)), atol, f"rotation #{r}")
+            assert_close_outputs(ref, apply_encoder(encoder, xr.to(x.dtype)), atol, f"rotation #{r}")
     if "translation" in checks:
         shift = translation_nm * torch.randn(B, 1, 3, generator=g, dtype=torch.float64)
         assert_close_outputs(
-            ref, encode_frames(encoder, (x.double() + shift).to(x.dtype)), atol, "translation"
+            ref, apply_encoder(encoder, (x.double() + shift).to(x.dtype)), atol, "translation"
         )
     if "permutation" in checks and B > 1:
         perm = torch.randperm(B, generator=g)
         perm = torch.roll(perm, 1) if bool((perm == torch.arange(B)).all()) else perm
-        out = encode_frames(encoder, x[perm])
+        out = apply_encoder(encoder, x[perm])
         assert_close_outputs(ref[perm], out, atol, "permutation of the frames in the batch")
     return ref

@@ -33,6 +33,7 @@ from ..registry import (
     POOLINGS,
     PRECISIONS,
     SCHEDULES,
+    TORSIONS,
 )
 
 __all__ = [
@@ -113,11 +114,13 @@ class EncoderConfig(_JSONMixin):
 
     Parameters
     ----------
-    kind : {"mlp", "schnet", "custom"}
+    kind : {"mlp", "schnet", "distances", "torsions", "custom"}
         ``"mlp"`` for feature arrays (T, d); ``"schnet"`` for positions (T, n_atoms, 3) in nm;
-        ``"custom"`` for a user-supplied ``torch.nn.Module`` (not rebuilt from JSON).
+        ``"distances"`` and ``"torsions"``: descriptors of the positions computed in torch, then an MLP
+        (:class:`mdkoop.nn.descriptors.DescriptorEncoder`); ``"custom"`` for a user-supplied ``torch.nn.Module``
+        (not rebuilt from JSON).
     hidden : tuple of int
-        Hidden layer widths of the MLP.
+        Hidden layer widths of the MLP (also the head of the descriptor encoders).
     activation : {"tanh", "silu", "relu", "elu", "gelu", "softplus"}
         Activation of the MLP's hidden layers. ``"tanh"`` (default) trains fastest on smooth low-dimensional
         features (Prinz potential, 8 epochs: implied timescale t1 within 1% of a fine MSM, against 11% low
@@ -134,6 +137,18 @@ class EncoderConfig(_JSONMixin):
         The lean fused SchNet (default) or schnetpack's reference module.
     lobes : {"shared", "separate"}
         One encoder for x_t and x_t+tau (f = g), or one per side.
+    distances_select : str
+        ``"distances"``: MDTraj selection whose atom pairs are the descriptors (default ``"name CA"``).
+    pairs : tuple of (int, int) or None
+        ``"distances"``: explicit pairs (0-based atom indices of the store's topology) instead of
+        ``distances_select``.
+    contact_r0 : float or None
+        ``"distances"``: turn each distance into a contact value ``1 / (1 + (d / r0)^6)`` (r0 in nm).
+    torsions : tuple of str
+        ``"torsions"``: the dihedrals, from ``("phi", "psi", "omega", "chi1", "chi2")``, each as (sin, cos).
+    index : tuple of tuple of int, or None
+        Descriptor encoders: the resolved atom pairs or quadruples, indices into the model's atoms (set at fit
+        time, like ``n_in``).
     standardize_output : bool
         SchNet only: normalise the pooled outputs (BatchNorm with a learned scale: unit variance per function
         over each training batch, running statistics in evaluation), so that every learned function starts
@@ -154,6 +169,11 @@ class EncoderConfig(_JSONMixin):
     implementation: str = "lean"
     lobes: str = "shared"
     standardize_output: bool = True
+    distances_select: str = "name CA"
+    pairs: tuple | None = None
+    contact_r0: float | None = None
+    torsions: tuple = ("phi", "psi")
+    index: tuple | None = None
 
     def __post_init__(self):
         _choice("encoder", self.kind, ENCODERS)
@@ -175,6 +195,31 @@ class EncoderConfig(_JSONMixin):
         _choice("--lobes value", self.lobes, LOBES)
         if not isinstance(self.standardize_output, bool):
             raise ConfigError(f"standardize_output must be true or false, got {self.standardize_output!r}.")
+        self._check_descriptors()
+
+    def _check_descriptors(self) -> None:
+        if not isinstance(self.distances_select, str) or not self.distances_select.strip():
+            raise ConfigError(f"--distances-select must be an MDTraj selection, got {self.distances_select!r}.")
+        if self.contact_r0 is not None:
+            _positive_float("--contact-r0 (nm)", self.contact_r0)
+            if self.contact_r0 > 5.0:
+                raise ConfigError(f"--contact-r0 {self.contact_r0} nm is implausibly large: give it in nm (e.g. 0.8).")
+        if not isinstance(self.torsions, tuple) or not self.torsions:
+            raise ConfigError(f"--torsions must name at least one dihedral, got {self.torsions!r}.")
+        for t in self.torsions:
+            _choice("torsion", t, TORSIONS)
+        for name, width in (("pairs", 2), ("index", 2 if self.kind != "torsions" else 4)):
+            v = getattr(self, name)
+            if v is None:
+                continue
+            try:
+                rows = tuple(tuple(int(i) for i in row) for row in v)
+            except (TypeError, ValueError):
+                rows = ()
+            if not rows or any(len(r) != width or min(r) < 0 for r in rows):
+                raise ConfigError(f"The encoder's {name} must be a non-empty list of {width}-tuples of atom indices "
+                                  ">= 0.")
+            object.__setattr__(self, name, rows)  # JSON lists -> tuples, so equal configs compare equal
 
     @classmethod
     def from_dict(cls, d: dict) -> EncoderConfig:

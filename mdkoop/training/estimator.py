@@ -44,6 +44,7 @@ from ..errors import (
     LagError,
     TrainingError,
 )
+from ..registry import DESCRIPTOR_ENCODERS, ENCODERS, STRUCTURAL_ENCODERS
 from ..units import array_timestep
 from ..utils.files import RunLock
 from ..utils.logging import get_logger
@@ -61,13 +62,15 @@ from .run_dir import (
     plan_run_dir,
     start_work_dir,
 )
-from .selection import select_atoms
+from .selection import descriptor_atoms, select_atoms
 
 __all__ = ["KoopmanSVD", "FitPlan", "resolve_device", "validation_block", "validation_split"]
 
 log = get_logger("training")
 
 _SCHNET_KEYS = ("n_atom_basis", "n_interactions", "n_rbf", "cutoff", "pooling", "implementation", "standardize_output")
+#: EncoderConfig fields of the descriptor encoders that KoopmanSVD takes as keyword parameters
+_DESCRIPTOR_KEYS = ("distances_select", "pairs", "contact_r0", "torsions")
 #: TrainConfig fields that KoopmanSVD takes as plain keyword parameters (beside lagtime, n_modes, loss, ...)
 _TRAIN_KEYS = ("weight_decay", "grad_clip", "schedule", "plateau_patience", "tol", "patience", "devices", "num_nodes",
                "precision", "method", "checkpoint_every")
@@ -164,6 +167,13 @@ class FitPlan:
     resume_ckpt: Path | None
 
 
+def _names(value) -> tuple:
+    """``"phi,psi"`` or ``["phi", "psi"]`` -> ``("phi", "psi")``."""
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    return tuple(value)
+
+
 class KoopmanSVD(Estimator):
     """Learn Koopman singular functions with a neural encoder (nested LoRA by default).
 
@@ -173,9 +183,11 @@ class KoopmanSVD(Estimator):
         Lag in frames, or a time such as ``"1ns"`` (stores, whose frame spacing is known).
     n_modes : int
         Number of singular functions k *including* the constant; the encoder learns k - 1.
-    encoder : {"mlp", "schnet"} or torch.nn.Module
-        ``"mlp"`` for (T, d) feature arrays; ``"schnet"`` for a store (positions in nm); or any module
-        mapping a batch (B, d) -- or, with a ``forward_frames`` method, (B, n_atoms, 3) -- to (B, k - 1).
+    encoder : {"mlp", "schnet", "distances", "torsions"} or torch.nn.Module
+        ``"mlp"`` for (T, d) feature arrays; on a store (positions in nm): ``"schnet"``, or ``"distances"``
+        (pair distances of ``distances_select``, or contacts with ``contact_r0``) and ``"torsions"``
+        (sin/cos of backbone dihedrals), computed in torch and fed to an MLP of widths ``hidden``; or any
+        module mapping a batch (B, d) -- or, with a ``forward_frames`` method, (B, n_atoms, 3) -- to (B, k - 1).
     loss : {"lora", "vamp1", "vamp2", "vampe", "dpnet", "dpnet-relaxed"}
     nesting : {"joint", "sequential", "none"}
     epochs : int
@@ -213,6 +225,10 @@ class KoopmanSVD(Estimator):
         The :class:`~mdkoop.training.config.TrainConfig` fields of the same names (their defaults are the config's).
     n_atom_basis, n_interactions, n_rbf, cutoff, pooling, implementation, standardize_output
         The SchNet fields of :class:`~mdkoop.training.config.EncoderConfig` (defaults from there; ``cutoff`` in nm).
+    distances_select, pairs, contact_r0, torsions
+        The descriptor fields of :class:`~mdkoop.training.config.EncoderConfig` (``pairs``: (P, 2) atom indices
+        of the store's topology; ``contact_r0`` in nm; ``torsions`` from ``("phi", "psi", "omega", "chi1",
+        "chi2")``). Atoms outside ``select`` are never used.
 
     Notes
     -----
@@ -237,7 +253,9 @@ class KoopmanSVD(Estimator):
                  n_atom_basis: int = EncoderConfig.n_atom_basis, n_interactions: int = EncoderConfig.n_interactions,
                  n_rbf: int = EncoderConfig.n_rbf, cutoff: float = EncoderConfig.cutoff,
                  pooling: str = EncoderConfig.pooling, implementation: str = EncoderConfig.implementation,
-                 standardize_output: bool = EncoderConfig.standardize_output):
+                 standardize_output: bool = EncoderConfig.standardize_output,
+                 distances_select: str = EncoderConfig.distances_select, pairs=EncoderConfig.pairs,
+                 contact_r0: float | None = EncoderConfig.contact_r0, torsions=EncoderConfig.torsions):
         super().__init__()
         self.lagtime = lagtime
         self.n_modes = n_modes
@@ -261,10 +279,39 @@ class KoopmanSVD(Estimator):
         self.select = select
         self.callbacks = callbacks
         self.threads = threads
-        for name in _TRAIN_KEYS + _SCHNET_KEYS:
+        for name in _TRAIN_KEYS + _SCHNET_KEYS + _DESCRIPTOR_KEYS:
             setattr(self, name, locals()[name])
         self.trainer = None
         self.val_history: list[float] = []
+
+    @classmethod
+    def from_config(cls, cfg: FitConfig, **overrides) -> KoopmanSVD:
+        """An estimator with every setting of a saved run's configuration (``config.json``).
+
+        Parameters
+        ----------
+        cfg : FitConfig
+            The run's configuration (:meth:`FitConfig.load`).
+        **overrides
+            ``__init__`` keywords that replace the saved values (e.g. ``lagtime=`` for a retrain at another lag,
+            ``run_dir=``).
+
+        Returns
+        -------
+        KoopmanSVD
+            Unfitted. A custom encoder module is not in the configuration: pass it as ``encoder=``.
+        """
+        enc, tr = cfg.encoder, cfg.train
+        kw = {k: getattr(tr, k) for k in ("n_modes", "loss", "nesting", "epochs", "batch_size", "lr", "device", "seed",
+                                           "val_fraction") + _TRAIN_KEYS}
+        kw.update({k: getattr(enc, k) for k in ("hidden", "activation", "lobes") + _SCHNET_KEYS + _DESCRIPTOR_KEYS})
+        kw.update(lagtime=tr.lagtime, encoder=enc.kind, select=(cfg.data or {}).get("select"))
+        if tr.time_unit != "ps":
+            kw["timestep"] = tr.timestep
+        kw.update(overrides)
+        if kw["encoder"] == "custom":
+            raise ConfigError("This configuration used a custom encoder module: pass the module as encoder=.")
+        return cls(**kw)
 
     # ---- deeptime-style API ------------------------------------------------------------------------------
     def fetch_model(self) -> KoopmanModel:
@@ -288,34 +335,42 @@ class KoopmanSVD(Estimator):
     def _encoder_kind(self) -> str:
         if isinstance(self.encoder, torch.nn.Module):
             return "custom"
-        if self.encoder not in ("mlp", "schnet"):
-            raise ConfigError(f"Unknown encoder {self.encoder!r}: use 'mlp', 'schnet' or a torch.nn.Module.")
+        named = tuple(e for e in ENCODERS if e != "custom")
+        if self.encoder not in named:
+            raise ConfigError(f"Unknown encoder {self.encoder!r}: use one of {', '.join(map(repr, named))} or a "
+                              "torch.nn.Module.")
         return self.encoder
 
     def _source(self, data, kind: str):
-        """Return ``(source, lengths, atoms, timestep, time_unit)``."""
+        """Return ``(source, lengths, atoms, timestep, time_unit, index)`` (index: descriptor encoders only)."""
         from ..io.store import TrajectoryStore
 
         is_store = isinstance(data, TrajectoryStore) or (isinstance(data, (str, os.PathLike)) and Path(data).is_dir())
         if is_store:
             store = data if isinstance(data, TrajectoryStore) else TrajectoryStore.open(data)
             if kind == "mlp":
-                raise ConfigError("A store holds positions: use encoder='schnet' (or a custom module) for stores, "
-                                  "encoder='mlp' for (T, d) feature arrays.")
+                raise ConfigError("A store holds positions: use encoder='schnet', 'distances' or 'torsions' (or a "
+                                  "custom module) for stores, encoder='mlp' for (T, d) feature arrays.")
             store.check_finite()
             atoms = {
                 "indices": [int(i) for i in store.atom_indices],
                 "names": list(store.atom_names),
                 "atomic_numbers": [int(z) for z in store.atomic_numbers],
             }
-            if self.select:
+            index = None
+            if kind in DESCRIPTOR_ENCODERS:
+                store, atoms, index = descriptor_atoms(
+                    store, kind, select=self.select, distances_select=self.distances_select,
+                    pairs=self.pairs, torsions=_names(self.torsions))
+            elif self.select:
                 store, atoms = select_atoms(store, self.select)
-            return store, np.asarray(store.trajectory_lengths, dtype=np.int64), atoms, float(store.timestep_ps), "ps"
+            lengths = np.asarray(store.trajectory_lengths, dtype=np.int64)
+            return store, lengths, atoms, float(store.timestep_ps), "ps", index
         if isinstance(data, (str, os.PathLike)):
             raise InputError(f"{str(data)!r} is not a store directory. Build one with `mdkoop prepare`, or pass arrays.")
-        if kind == "schnet":
-            raise ConfigError("encoder='schnet' needs a TrajectoryStore (build one with mdkoop.io.store.prepare / "
-                              "`mdkoop prepare`): it needs the atoms' atomic numbers.")
+        if kind in STRUCTURAL_ENCODERS:
+            raise ConfigError(f"encoder={kind!r} needs a TrajectoryStore (build one with mdkoop.io.store.prepare / "
+                              "`mdkoop prepare`): it reads atom positions and the topology's atoms.")
         if isinstance(data, np.ndarray):
             data = [data]
         if not isinstance(data, (list, tuple)) or not data:
@@ -334,7 +389,7 @@ class KoopmanSVD(Estimator):
                                  "all trajectories need the same features.")
             arrays.append(np.ascontiguousarray(x, dtype=np.float32))
         ts, unit = array_timestep(self.timestep, self.lagtime)
-        return arrays, np.array([len(a) for a in arrays], dtype=np.int64), None, ts, unit
+        return arrays, np.array([len(a) for a in arrays], dtype=np.int64), None, ts, unit, None
 
     def plan(self, data) -> FitPlan:
         """Check everything and decide the split, pairs, device and run directory, without doing any work.
@@ -349,7 +404,7 @@ class KoopmanSVD(Estimator):
         kind = self._encoder_kind()
         inputs = [data.path] if hasattr(data, "path") else [data] if isinstance(data, (str, os.PathLike)) else []
         workdir, resume_ckpt = self._plan_run_dir(inputs)
-        source, lengths, atoms, timestep, time_unit = self._source(data, kind)
+        source, lengths, atoms, timestep, time_unit, index = self._source(data, kind)
         lag = lag_to_frames(self.lagtime, timestep if time_unit == "ps" else None)
         schnet_kw = {k: getattr(self, k) for k in _SCHNET_KEYS}
         train_kw = {k: getattr(self, k) for k in _TRAIN_KEYS}
@@ -357,8 +412,14 @@ class KoopmanSVD(Estimator):
                            batch_size=self.batch_size, lr=self.lr, device=self.device, seed=self.seed,
                            val_fraction=self.val_fraction, timestep=timestep, time_unit=time_unit, **train_kw)
         n_in = int(source[0].shape[1]) if kind == "mlp" else None
+        if index is not None:
+            n_in = int(len(index) * (2 if kind == "torsions" else 1))
+        desc_kw = {k: getattr(self, k) for k in _DESCRIPTOR_KEYS}
+        desc_kw["torsions"] = _names(desc_kw["torsions"])
+        if desc_kw["pairs"] is not None:
+            desc_kw["pairs"] = tuple(tuple(int(i) for i in p) for p in np.asarray(desc_kw["pairs"]).tolist())
         ecfg = EncoderConfig(kind=kind, hidden=tuple(self.hidden), activation=self.activation, n_in=n_in, lobes=self.lobes,
-                             **schnet_kw)
+                             index=None if index is None else tuple(map(tuple, index.tolist())), **schnet_kw, **desc_kw)
         accelerator = resolve_device(tcfg.device)
         if tcfg.precision == "bf16-mixed" and accelerator != "gpu":
             raise ConfigError("--precision bf16-mixed is for GPUs; on CPU use --precision 32.")

@@ -28,11 +28,11 @@ import pytorch_lightning as pl
 import torch
 
 from ..errors import TrainingError
+from ..nn.encoders import apply_encoder, encode_pair
 from ..utils.logging import get_logger
 from .config import TrainConfig
 
 __all__ = [
-    "apply_encoder",
     "MomentSums",
     "vampe_score",
     "ResumableLoader",
@@ -50,27 +50,6 @@ NONFINITE_HINT = (
     "not in nm, or a batch too small for an inverse-based loss (vamp1/vamp2/vampe/dpnet need a batch "
     "clearly larger than --modes; LoRA has no inverse). The last good checkpoint is kept in "
 )
-
-
-def apply_encoder(encoder: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Apply an encoder to a batch of frames.
-
-    Parameters
-    ----------
-    encoder : torch.nn.Module
-        An mdkoop encoder. Structural encoders (with a ``forward_frames`` method) get positions;
-        any other module is called on ``x`` directly.
-    x : Tensor, shape (B, d) or (B, n_atoms, 3), float32
-        Features, or positions in nm.
-
-    Returns
-    -------
-    Tensor, shape (B, n_modes - 1)
-        The learned functions (without the constant).
-    """
-    if x.dim() == 3 and hasattr(encoder, "forward_frames"):
-        return encoder.forward_frames(x)
-    return encoder(x)
 
 
 class MomentSums:
@@ -400,11 +379,7 @@ class KoopmanLitModule(pl.LightningModule):
     # ---- forward -------------------------------------------------------------------------------------------
     def encode(self, x_t: torch.Tensor, x_tau: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Learned functions ``f(x_t)``, ``g(x_tau)``, each (B, n_modes - 1)."""
-        g_enc = self.encoder_g if self.encoder_g is not None else self.encoder_f
-        if self.encoder_g is None:
-            both = apply_encoder(self.encoder_f, torch.cat([x_t, x_tau], 0))
-            return both[: x_t.shape[0]], both[x_t.shape[0] :]
-        return apply_encoder(self.encoder_f, x_t), apply_encoder(g_enc, x_tau)
+        return encode_pair(self.encoder_f, self.encoder_g, x_t, x_tau)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return apply_encoder(self.encoder_f, x)

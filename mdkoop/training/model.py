@@ -29,10 +29,11 @@ import numpy as np
 import torch
 
 from ..errors import InputError, MissingFileError, ModelFormatError
+from ..nn.encoders import apply_encoder
+from ..registry import DESCRIPTOR_ENCODERS, STRUCTURAL_ENCODERS
 from ..utils.files import atomic_dir, atomic_file
 from ..utils.logging import get_logger
 from .config import EncoderConfig
-from .lightning import apply_encoder
 
 __all__ = ["KoopmanModel", "load_model", "validate_model_metadata", "build_encoder", "package_versions", "FORMAT",
            "FORMAT_VERSION"]
@@ -62,7 +63,8 @@ def build_encoder(cfg: EncoderConfig, n_out: int, atomic_numbers=None) -> torch.
     Parameters
     ----------
     cfg : EncoderConfig
-        ``kind`` "mlp" (needs ``cfg.n_in``) or "schnet" (needs ``atomic_numbers``).
+        ``kind`` "mlp" (needs ``cfg.n_in``), "schnet" (needs ``atomic_numbers``), or "distances"/"torsions"
+        (need ``cfg.index`` and ``atomic_numbers``, for the atom count).
     n_out : int
         Number of learned functions, ``n_modes - 1``.
     atomic_numbers : array_like of int, shape (n_atoms,), optional
@@ -79,6 +81,13 @@ def build_encoder(cfg: EncoderConfig, n_out: int, atomic_numbers=None) -> torch.
         if cfg.n_in is None:
             raise ModelFormatError("The MLP encoder configuration lacks its input dimension (n_in).")
         return MLPEncoder(cfg.n_in, n_out, hidden=tuple(cfg.hidden), activation=cfg.activation)
+    if cfg.kind in DESCRIPTOR_ENCODERS:
+        from ..nn.descriptors import DescriptorEncoder
+
+        if cfg.index is None or atomic_numbers is None:
+            raise ModelFormatError(f"A {cfg.kind} encoder configuration lacks its atom index tuples or its atoms.")
+        return DescriptorEncoder(cfg.kind, cfg.index, len(atomic_numbers), n_out, hidden=tuple(cfg.hidden),
+                                 activation=cfg.activation, contact_r0=cfg.contact_r0)
     if cfg.kind == "schnet":
         from ..nn.encoders import SchNetEncoder
 
@@ -180,7 +189,7 @@ class KoopmanModel:
 
     # ---- data -> features ----------------------------------------------------------------------------------
     def _as_list(self, data, top=None) -> list[np.ndarray]:
-        if self.encoder_config.kind == "schnet":
+        if self.encoder_config.kind in STRUCTURAL_ENCODERS:
             from ..io.inputs import as_position_list
 
             idx = None if self.atoms is None else self.atoms.get("indices")

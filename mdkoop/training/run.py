@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from ..errors import MdkoopError, TrainingError
+from ..registry import DESCRIPTOR_ENCODERS
 from ..utils.logging import get_logger
 from .config import TrainConfig
 from .metrics_log import set_aside_for_resume
@@ -60,7 +61,7 @@ def _quiet_lightning(verbose: bool):
                 logging.getLogger(n).setLevel(lv)
 
 
-#: frames used to set the SchNet output standardisation (evenly spread over the training pairs)
+#: frames used to set the SchNet output and the descriptor standardisation (evenly spread over the training pairs)
 N_STANDARDIZATION_FRAMES = 1024
 
 
@@ -131,6 +132,11 @@ def _train_and_estimate_quiet(est: KoopmanSVD, plan: FitPlan, workdir: Path) -> 
             for enc in (enc_f, enc_g):
                 if enc is not None:
                     enc.set_standardization(allx)
+        if ec.kind in DESCRIPTOR_ENCODERS:  # standardise the descriptors with training frames' mean/std
+            frames = _standardization_frames(plan)
+            for enc in (enc_f, enc_g):
+                if enc is not None:
+                    enc.set_standardization(frames)
         if ec.kind == "schnet" and ec.standardize_output:
             frames = _standardization_frames(plan)
             for enc in (enc_f, enc_g):
@@ -294,7 +300,7 @@ def estimate_linear_model(enc_f, source, pairs, tc: TrainConfig, device: str | N
     """
     from ..estimation.model import LinearKoopmanModel
     from ..estimation.moments import MomentAccumulator
-    from .lightning import apply_encoder
+    from ..nn.encoders import apply_encoder
 
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() and tc.device != "cpu" else "cpu"))
     # The linear model is a Galerkin estimate on the LEFT lobe's functions at both times: (f(x_t), f(x_t+tau)).
