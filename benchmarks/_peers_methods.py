@@ -138,8 +138,7 @@ def fit_mdkoop(train_store, test_store, *, lag: int, n_cv: int, loss: str, epoch
     torch.manual_seed(seed)
     t0 = time.perf_counter()
     est = KoopmanSVD(lagtime=lag, n_modes=n_cv + 1, encoder="schnet", loss=loss, nesting="joint", epochs=epochs,
-                     batch_size=batch_size, lr=lr, device="cpu", seed=seed, val_fraction=0.0, patience=0,
-                     progress=False, **schnet)
+                     batch_size=batch_size, lr=lr, device="cpu", seed=seed, val_fraction=0.0, patience=0, **schnet)
     model = est.fit(train_store).fetch_model()
     train_s = time.perf_counter() - t0
     return {

@@ -95,15 +95,16 @@ def fit_mdkoop(train_store, test_store, opts: dict, seed: int, epochs: int | Non
 
 
 def _features(store, kind: str) -> list[np.ndarray]:
-    """Reference descriptors: Cα or heavy-atom distances (nm), or (sin, cos) of backbone φ/ψ."""
-    if kind == "torsions":
+    """Reference descriptors: Cα or heavy-atom distances (nm), or (sin, cos) of backbone φ/ψ (and χ1)."""
+    if kind.startswith("torsions"):
         import mdtraj as md
 
         from mdkoop.nn.descriptors import dihedrals
 
         top = md.load_topology(str(store.topology_path))
         frame = md.Trajectory(np.zeros((1, top.n_atoms, 3), np.float32), top)
-        quads = torch.as_tensor(np.concatenate([md.compute_phi(frame)[0], md.compute_psi(frame)[0]]))
+        names = ("phi", "psi", "chi1") if kind == "torsions_chi1" else ("phi", "psi")
+        quads = torch.as_tensor(np.concatenate([getattr(md, f"compute_{n}")(frame)[0] for n in names]))
         out = []
         for t in store.iter_trajectories():
             a = dihedrals(torch.as_tensor(np.asarray(t, dtype=np.float64)), quads).numpy()
@@ -130,9 +131,24 @@ def references(train_store, test_store, lag: int, seeds) -> dict:
     out["deeptime VAMPNet on Cα distances"] = [vampnet(ca_tr, ca_te, lag, s) for s in seeds]
     out["deeptime VAMPNet on torsions (φ, ψ)"] = [vampnet(_features(train_store, "torsions"),
                                                           _features(test_store, "torsions"), lag, s) for s in seeds]
+    out["deeptime VAMPNet on torsions (φ, ψ, χ1)"] = [vampnet(_features(train_store, "torsions_chi1"),
+                                                              _features(test_store, "torsions_chi1"), lag, s)
+                                                      for s in seeds]
     out["deeptime VAMPNet on heavy-atom distances"] = [vampnet(_features(train_store, "heavy"),
                                                                _features(test_store, "heavy"), lag, s) for s in seeds]
     return out
+
+
+def _save(rows: dict, setup: dict | None = None) -> None:
+    """Merge ``rows`` into ``results/encoders.json`` as it is now (another run may have added rows meanwhile)."""
+    path = RESULTS_DIR / f"{NAME}.json"
+    result = json.loads(path.read_text()) if path.is_file() else {}
+    result.pop("benchmark", None)
+    result.pop("machine", None)
+    result.setdefault("rows", {}).update(rows)
+    if setup is not None:
+        result["setup"] = setup
+    write_result(NAME, result)
 
 
 def _line(name: str, r: dict) -> str:
@@ -153,17 +169,13 @@ def main(argv=None) -> int:
     if args.list:
         print("\n".join(f"{g:10s} {n}" for n, (g, _) in EXPERIMENTS.items()))
         return 0
-    path = RESULTS_DIR / f"{NAME}.json"
-    result = json.loads(path.read_text()) if path.is_file() else {}
-    result.setdefault("rows", {})
     train_store, test_store = cln025_shared_stores()
     lag = int(round(LAG_PS / float(train_store.timestep_ps)))
     if "references" in args.group:
         for name, runs in references(train_store, test_store, lag, args.seeds).items():
-            result["rows"][name] = {"group": "references", "settings": {}, "runs": runs}
             for r in runs:
                 print(_line(name, r), flush=True)
-            write_result(NAME, result)
+            _save({name: {"group": "references", "settings": {}, "runs": runs}})
     names = [n for n, (g, _) in EXPERIMENTS.items() if g in args.group]
     if args.only:
         names = [n for n in names if any(n.startswith(o) for o in args.only)]
@@ -177,13 +189,10 @@ def main(argv=None) -> int:
         settings = {k: list(v) if isinstance(v, tuple) else v for k, v in opts.items()}
         if args.epochs is not None:
             settings["epochs"] = args.epochs
-        result["rows"][name] = {"group": group, "settings": settings, "runs": runs}
-        write_result(NAME, result)  # after every row: a long run keeps what it measured
-    result["setup"] = {"lag_ps": LAG_PS, "n_modes": N_MODES, "train": str(train_store.path),
-                       "test": str(test_store.path), "torch_threads": torch.get_num_threads()}
-    write_result(NAME, result)
+        _save({name: {"group": group, "settings": settings, "runs": runs}})  # each row as soon as it is measured
+    _save({}, {"lag_ps": LAG_PS, "n_modes": N_MODES, "train": str(train_store.path), "test": str(test_store.path),
+               "torch_threads": torch.get_num_threads()})
     return 0
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -191,13 +191,14 @@ def one_run(train: np.ndarray, test: np.ndarray, *, loss: str, nesting: str, bat
     full: dict = {}
     est = mdkoop.KoopmanSVD(lagtime=lag, n_modes=n_modes, encoder="mlp", loss=loss, nesting=nesting, epochs=epochs,
                             batch_size=batch, lr=lr, device="cpu", seed=seed, hidden=hidden, val_fraction=0.0,
-                            schedule="none", progress=False, callbacks=[_step_limiter(steps, losses, full, (train[:-lag], train[lag:]))])
+                            schedule="none")
+    limiter = _step_limiter(steps, losses, full, (train[:-lag], train[lag:]))
     rec = {"loss": loss, "nesting": nesting, "batch_size": batch, "seed": seed, "nan": False, "diverged": False,
            "collapsed": False, "error": None}
     t0 = time.perf_counter()
     model = None
     try:
-        est.fit([train])
+        est.fit([train], callbacks=[limiter])
         model = est.fetch_model()
     except TrainingError as exc:
         msg = str(exc)

@@ -165,10 +165,9 @@ def _run_demo_steps(out: Path, s: DemoSettings, files: dict, sample_meta: dict, 
     log.info("2/4 fit: SchNet (%d features, %d interactions), nested LoRA, lag %s, %d epochs", s.n_atom_basis,
              s.n_interactions, s.lag, s.epochs)
     est = KoopmanSVD(lagtime=s.lag, n_modes=s.n_modes, encoder="schnet", loss="lora", nesting="joint", epochs=s.epochs,
-                     batch_size=s.batch_size, lr=s.lr, device="cpu", seed=s.seed, run_dir=out / "run", val_fraction=s.val_fraction,
-                     progress=progress, n_atom_basis=s.n_atom_basis, n_interactions=s.n_interactions, n_rbf=s.n_rbf,
-                     cutoff=s.cutoff)
-    est.fit(store)
+                     batch_size=s.batch_size, lr=s.lr, device="cpu", seed=s.seed, val_fraction=s.val_fraction,
+                     n_atom_basis=s.n_atom_basis, n_interactions=s.n_interactions, n_rbf=s.n_rbf, cutoff=s.cutoff)
+    est.fit(store, run_dir=out / "run", progress=progress)
     model = est.fetch_model()
     times["fit"] = time.perf_counter() - t0
 

@@ -51,10 +51,9 @@ gpu = torch.cuda.is_available()
 est = KoopmanSVD(lagtime="20ps", n_modes=4, encoder="schnet", device="auto",
                  precision="bf16-mixed" if gpu else "32",
                  epochs=1 if FAST else (50 if gpu else 5), batch_size=512 if gpu else 128,
-                 n_atom_basis=16 if FAST else 64, n_interactions=2 if FAST else 3, seed=0,
-                 run_dir=WORK / "run", overwrite=True)
+                 n_atom_basis=16 if FAST else 64, n_interactions=2 if FAST else 3, seed=0)
 t0 = time.perf_counter()
-model = est.fit(store).fetch_model()
+model = est.fit(store, run_dir=WORK / "run", overwrite=True).fetch_model()
 print(f"trained on {'GPU' if gpu else 'CPU'} in {time.perf_counter() - t0:.1f} s; "
       f"timescales (ps): {model.timescales()[:3].round(1)}")
 

@@ -108,3 +108,26 @@ phi = np.concatenate([md.compute_phi(t)[1][:, 0] for t in trajs])
 psi = np.concatenate([md.compute_psi(t)[1][:, 0] for t in trajs])
 print(f"frames: {len(cv)}; share with phi > 0: {np.mean(phi > 0):.3f}")
 print(f"corr(CV1, cos psi) = {np.corrcoef(cv, np.cos(psi))[0, 1]:+.2f}; corr(CV1, cos phi) = {np.corrcoef(cv, np.cos(phi))[0, 1]:+.2f}")
+
+# %% [markdown]
+# ## Which encoder? Let held-out data decide
+# mdkoop offers SchNet (a graph network on the atoms) and two descriptor encoders: `"distances"`
+# (pair distances of a selection, `name CA` by default) and `"torsions"` (sin/cos of the backbone
+# phi/psi). Train each on one trajectory and score it on the other one, which it has never seen:
+# the held-out VAMP-2 score (the constant included, at most `n_modes`) ranks them fairly. Pick the
+# encoder with the higher score; `docs/encoders.md` has the measured table on CLN025.
+
+# %%
+train = prepare(runs[0].topology, [runs[0].trajectory], WORK / "ala2_train", select="not element H", overwrite=True)
+test = prepare(runs[1].topology, [runs[1].trajectory], WORK / "ala2_test", select="not element H", overwrite=True)
+candidates = {
+    "schnet": dict(encoder="schnet", n_atom_basis=16, n_interactions=2, n_rbf=16, cutoff=0.5),
+    "torsions": dict(encoder="torsions"),
+}
+held_out = {}
+for name, opts in candidates.items():
+    m = KoopmanSVD(lagtime="1ps", n_modes=3, epochs=1 if FAST else 10, batch_size=64, device="cpu", seed=0,
+                   val_fraction=0.0, **opts).fit(train).fetch_model()
+    held_out[name] = m.score(test, r=2)
+    print(f"{name:9s} held-out VAMP-2 = {held_out[name]:.3f}   (training data: {m.score(train, r=2):.3f})")
+print("choose:", max(held_out, key=held_out.get))

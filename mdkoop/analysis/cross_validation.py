@@ -136,7 +136,6 @@ def vamp_score_cv(estimator, data, n_splits: int = 5, r=2, progress: bool = Fals
     log = get_logger("analysis")
     for k, (train, test) in enumerate(block_folds(lengths, n_splits, lag)):
         est = type(estimator)(**estimator.get_params())  # a clone: the same settings, no fitted state
-        est.set_params(run_dir=None, resume=False, overwrite=False, progress=False)
         model = est.fit(_subset(data, train)).fetch_model()
         scores.append(model.score(_subset(data, test), r=r))
         if progress:

@@ -2,7 +2,7 @@
 
 ::
 
-    mdkoop fit STORE --lag 1ns --modes 16 --out RUN [--epochs N] [--batch-size 384] [--lr 1e-3]
+    mdkoop fit STORE --lag 1ns --modes 5 --out RUN [--epochs N] [--batch-size 256] [--lr 3e-3]
         [--loss lora|vamp1|vamp2|vampe|dpnet|dpnet-relaxed] [--nesting joint|sequential|none]
         [--device auto|cpu|cuda] [--devices N] [--num-nodes N] [--precision 32|bf16-mixed] [--seed S]
         [--resume | --overwrite] [--select EXPR] [--cutoff NM] [--n-atom-basis N] [--interactions N]
@@ -29,6 +29,7 @@ def register(sub):
         LOBES,
         LOSSES,
         METHODS,
+        MLP_ACTIVATIONS,
         NESTINGS,
         POOLINGS,
         PRECISIONS,
@@ -49,8 +50,8 @@ def register(sub):
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("store", help="trajectory store directory (from `mdkoop prepare`)")
-    p.add_argument("--lag", required=True, help="lag time with a unit (e.g. 1ns, 200ps) or in frames (e.g. 20)")
-    p.add_argument("--modes", type=int, default=16, help="number of singular functions k, including the constant")
+    p.add_argument("--lag", dest="lagtime", required=True, help="lag time with a unit (e.g. 1ns, 200ps) or in frames (e.g. 20)")
+    p.add_argument("--modes", dest="n_modes", type=int, default=T.n_modes, help="number of singular functions k, including the constant")
     p.add_argument("--out", required=True, help="run directory to create")
     p.add_argument("--epochs", type=int, default=T.epochs,
                    help="maximum number of epochs (with --schedule converge, training stops when converged)")
@@ -69,13 +70,13 @@ def register(sub):
     p.add_argument("--nesting", choices=NESTINGS, default=T.nesting, help="LoRA nesting")
     p.add_argument("--method", choices=METHODS, default=T.method, help="estimation of the linear model after training")
     p.add_argument("--device", choices=DEVICES, default=T.device)
-    p.add_argument("--devices", type=int, default=1, help="processes (GPUs) per node; > 1 uses DDP")
-    p.add_argument("--num-nodes", type=int, default=1, help="number of nodes for DDP")
+    p.add_argument("--devices", type=int, default=T.devices, help="processes (GPUs) per node; > 1 uses DDP")
+    p.add_argument("--num-nodes", type=int, default=T.num_nodes, help="number of nodes for DDP")
     p.add_argument("--precision", choices=PRECISIONS, default=T.precision, help="bf16-mixed on GPU only")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=T.seed)
     p.add_argument("--val-fraction", type=float, default=T.val_fraction,
                    help="held-out fraction for validation VAMP-E (interleaved blocks of 10 lags)")
-    p.add_argument("--checkpoint-every", type=int, default=50, help="resumable checkpoint every N steps")
+    p.add_argument("--checkpoint-every", type=int, default=T.checkpoint_every, help="resumable checkpoint every N steps")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     g.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
@@ -85,8 +86,10 @@ def register(sub):
     p.add_argument("--encoder", choices=STRUCTURAL_ENCODERS, default="schnet",
                    help="schnet: a graph network on the atoms; distances: pair distances (or contacts) of "
                    "--distances-select, then an MLP; torsions: sin/cos of backbone dihedrals, then an MLP")
-    p.add_argument("--hidden", default=",".join(map(str, E.hidden)),
+    p.add_argument("--hidden", type=_int_list, default=E.hidden,
                    help="hidden widths of the MLP of the descriptor encoders, comma-separated")
+    p.add_argument("--activation", choices=MLP_ACTIVATIONS, default=E.activation,
+                   help="activation of the MLP of the descriptor encoders")
     desc = p.add_argument_group("descriptor encoders (--encoder distances / torsions)")
     desc.add_argument("--distances-select", default=E.distances_select,
                       help="MDTraj selection on the store's topology: every pair of these atoms is a feature")
@@ -95,12 +98,12 @@ def register(sub):
                       "instead of --distances-select")
     desc.add_argument("--contact-r0", type=float, default=E.contact_r0, metavar="NM",
                       help="use contacts 1/(1+(d/r0)^6) instead of distances (r0 in nm)")
-    desc.add_argument("--torsions", default=",".join(E.torsions),
+    desc.add_argument("--torsions", type=_name_list, default=E.torsions,
                       help="dihedrals, comma-separated, from phi, psi, omega, chi1, chi2 (each as sin and cos)")
     enc = p.add_argument_group("SchNet encoder")
     enc.add_argument("--cutoff", type=float, default=E.cutoff, help="cutoff in nm")
     enc.add_argument("--n-atom-basis", type=int, default=E.n_atom_basis)
-    enc.add_argument("--interactions", type=int, default=E.n_interactions)
+    enc.add_argument("--interactions", dest="n_interactions", type=int, default=E.n_interactions)
     enc.add_argument("--n-rbf", type=int, default=E.n_rbf)
     enc.add_argument("--pooling", choices=POOLINGS, default=E.pooling)
     enc.add_argument("--no-standardize-output", dest="standardize_output", action="store_false",
@@ -114,32 +117,31 @@ def register(sub):
 
 
 def estimator_from_args(args):
-    """Build the :class:`~mdkoop.training.estimator.KoopmanSVD` for parsed ``mdkoop fit`` arguments."""
+    """Build the :class:`~mdkoop.training.estimator.KoopmanSVD` for parsed ``mdkoop fit`` arguments.
+
+    Every option whose destination is a ``KoopmanSVD`` parameter is passed on under that name, so the
+    options, the estimator and the config it writes share one set of names (``tests/cli/test_fit_options.py``
+    walks each of them through to ``config.json``).
+    """
+    import inspect
+
     from ..training.estimator import KoopmanSVD
 
-    return KoopmanSVD(
-        lagtime=args.lag, n_modes=args.modes, encoder=args.encoder, loss=args.loss, nesting=args.nesting,
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device, seed=args.seed,
-        lobes=args.lobes, val_fraction=args.val_fraction, run_dir=args.out, resume=args.resume,
-        overwrite=args.overwrite, progress=not args.no_progress, select=args.select,
-        weight_decay=args.weight_decay, grad_clip=args.grad_clip, schedule=args.schedule, patience=args.patience,
-        plateau_patience=args.plateau_patience, tol=args.tol, standardize_output=args.standardize_output,
-        devices=args.devices, num_nodes=args.num_nodes, precision=args.precision, method=args.method,
-        checkpoint_every=args.checkpoint_every, cutoff=args.cutoff, n_atom_basis=args.n_atom_basis,
-        n_interactions=args.interactions, n_rbf=args.n_rbf, pooling=args.pooling, implementation=args.implementation,
-        hidden=_int_list(args.hidden, "--hidden"), distances_select=args.distances_select,
-        pairs=None if args.pairs is None else read_pairs(args.pairs), contact_r0=args.contact_r0,
-        torsions=tuple(t.strip() for t in args.torsions.split(",") if t.strip()),
-    )
+    names = set(inspect.signature(KoopmanSVD.__init__).parameters) - {"self"}
+    kw = {k: v for k, v in vars(args).items() if k in names}
+    if kw.get("pairs") is not None:
+        kw["pairs"] = read_pairs(kw["pairs"])
+    return KoopmanSVD(**kw)
 
 
-def _int_list(text: str, option: str) -> tuple:
-    from ..errors import ConfigError
+def _int_list(text: str) -> tuple:
+    """``"64,64"`` -> ``(64, 64)`` (argparse turns the ValueError into a usage message)."""
+    return tuple(int(v) for v in text.split(",") if v.strip())
 
-    try:
-        return tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise ConfigError(f"{option} must be comma-separated integers (e.g. 64,64), got {text!r}.") from None
+
+def _name_list(text: str) -> tuple:
+    """``"phi,psi"`` -> ``("phi", "psi")``."""
+    return tuple(v.strip() for v in text.split(",") if v.strip())
 
 
 def read_pairs(path: str):
@@ -184,7 +186,7 @@ def run(args) -> int:
     est = estimator_from_args(args)
     t0 = time.perf_counter()
     try:
-        est.fit(store)
+        est.fit(store, run_dir=args.out, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress)
     except KeyboardInterrupt:
         args.interrupted_hint = _resume_hint(args)
         raise

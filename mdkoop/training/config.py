@@ -297,7 +297,7 @@ class TrainConfig(_JSONMixin):
     loss: str = "lora"
     nesting: str = "joint"
     epochs: int = 200
-    batch_size: int = 384
+    batch_size: int = 256
     lr: float = 3e-3
     weight_decay: float = 0.0
     grad_clip: float = 1.0

@@ -64,7 +64,7 @@ from .run_dir import (
 )
 from .selection import descriptor_atoms, select_atoms
 
-__all__ = ["KoopmanSVD", "FitPlan", "resolve_device", "validation_block", "validation_split"]
+__all__ = ["KoopmanSVD", "FitPlan", "RunControl", "resolve_device", "validation_block", "validation_split"]
 
 log = get_logger("training")
 
@@ -167,6 +167,40 @@ class FitPlan:
     resume_ckpt: Path | None
 
 
+def _plan_run_dir(run_dir, resume: bool, overwrite: bool, inputs=()) -> tuple[Path | None, Path | None]:
+    """``(work directory, checkpoint to resume)`` of a fit; ``(None, None)`` without a run directory."""
+    if run_dir is None:
+        if resume:
+            raise ConfigError("resume=True needs run_dir (the interrupted run's directory).")
+        return None, None
+    if _process_rank() != 0:  # rank 0 checks and writes; the others follow its work directory
+        work = in_progress_dir(run_dir)
+        return work, last_checkpoint(work) if resume else None
+    return plan_run_dir(Path(run_dir), resume, overwrite, inputs)
+
+
+@dataclass(frozen=True)
+class RunControl:
+    """How one :meth:`KoopmanSVD.fit` runs (not hyperparameters: they never enter ``config.json``).
+
+    Attributes
+    ----------
+    run_dir : Path or None
+        Where the run directory is written (None: a temporary directory, removed after the fit).
+    overwrite : bool
+        Replace an existing run directory (only one that mdkoop wrote).
+    progress : bool
+        Show the Lightning progress bar; otherwise one log line per epoch.
+    callbacks : tuple
+        Extra Lightning callbacks.
+    """
+
+    run_dir: Path | None = None
+    overwrite: bool = False
+    progress: bool = False
+    callbacks: tuple = ()
+
+
 def _names(value) -> tuple:
     """``"phi,psi"`` or ``["phi", "psi"]`` -> ``("phi", "psi")``."""
     if isinstance(value, str):
@@ -209,18 +243,8 @@ class KoopmanSVD(Estimator):
     lobes : {"shared", "separate"}
     val_fraction : float
         Held-out fraction for validation VAMP-E (early stopping, best checkpoint); 0 disables validation.
-    run_dir : str or Path, optional
-        Write a run directory (model.pt, model.json, config.json, metrics.csv, checkpoints/). Without it,
-        checkpoints and logs go to a temporary directory that is removed after the fit.
-    resume, overwrite : bool
-        Continue an interrupted run in ``run_dir`` / replace an existing ``run_dir``.
-    progress : bool
-        Show the Lightning progress bar (pairs/s and loss).
     select : str, optional
         Sub-select atoms of a store (see :func:`mdkoop.training.selection.select_atoms`).
-    threads : int, optional
-        CPU threads for torch during :meth:`fit` (restored afterwards); default: leave the current setting
-        (see :mod:`mdkoop.utils.threads` and :func:`mdkoop.set_threads`).
     weight_decay, grad_clip, schedule, plateau_patience, tol, patience, devices, num_nodes, precision, method, checkpoint_every
         The :class:`~mdkoop.training.config.TrainConfig` fields of the same names (their defaults are the config's).
     n_atom_basis, n_interactions, n_rbf, cutoff, pooling, implementation, standardize_output
@@ -233,18 +257,20 @@ class KoopmanSVD(Estimator):
     Notes
     -----
     A :class:`deeptime.base.Estimator`: every hyperparameter is a keyword of ``__init__``, so ``get_params``,
-    ``set_params`` and ``sklearn.base.clone`` work; :func:`mdkoop.vamp_score_cv` clones it per fold.
+    ``set_params`` and ``sklearn.base.clone`` work; :func:`mdkoop.vamp_score_cv` clones it per fold. How a
+    fit runs -- its run directory, resuming, progress, callbacks, threads -- is not a hyperparameter: it is
+    given to :meth:`fit`.
     """
 
     #: ``fit`` takes stores, paths and tensors, which deeptime's read-only wrapper of ``fit`` does not accept
     _MUTABLE_INPUT_DATA = True
 
-    def __init__(self, lagtime=1, n_modes: int = 5, encoder="mlp", loss: str = "lora", nesting: str = "joint",
-                 epochs: int = TrainConfig.epochs, batch_size: int = 256, lr: float = TrainConfig.lr, device: str = "auto",
-                 timestep: float = 1.0, seed: int = 0, hidden=(64, 64), lobes: str = "shared",
-                 val_fraction: float = 0.1, run_dir=None, resume: bool = False, overwrite: bool = False,
-                 progress: bool = False, select: str | None = None, callbacks=None, activation: str = "tanh",
-                 threads: int | None = None,
+    def __init__(self, lagtime=1, n_modes: int = TrainConfig.n_modes, encoder=EncoderConfig.kind,
+                 loss: str = TrainConfig.loss, nesting: str = TrainConfig.nesting, epochs: int = TrainConfig.epochs,
+                 batch_size: int = TrainConfig.batch_size, lr: float = TrainConfig.lr, device: str = TrainConfig.device,
+                 timestep: float = 1.0, seed: int = TrainConfig.seed, hidden=EncoderConfig.hidden,
+                 lobes: str = EncoderConfig.lobes, val_fraction: float = TrainConfig.val_fraction,
+                 select: str | None = None, activation: str = EncoderConfig.activation,
                  weight_decay: float = TrainConfig.weight_decay, grad_clip: float = TrainConfig.grad_clip,
                  schedule: str = TrainConfig.schedule, plateau_patience: int = TrainConfig.plateau_patience,
                  tol: float = TrainConfig.tol, patience: int = TrainConfig.patience, devices: int = TrainConfig.devices,
@@ -272,17 +298,9 @@ class KoopmanSVD(Estimator):
         self.activation = activation
         self.lobes = lobes
         self.val_fraction = val_fraction
-        self.run_dir = run_dir
-        self.resume = resume
-        self.overwrite = overwrite
-        self.progress = progress
         self.select = select
-        self.callbacks = callbacks
-        self.threads = threads
         for name in _TRAIN_KEYS + _SCHNET_KEYS + _DESCRIPTOR_KEYS:
             setattr(self, name, locals()[name])
-        self.trainer = None
-        self.val_history: list[float] = []
 
     @classmethod
     def from_config(cls, cfg: FitConfig, **overrides) -> KoopmanSVD:
@@ -293,8 +311,7 @@ class KoopmanSVD(Estimator):
         cfg : FitConfig
             The run's configuration (:meth:`FitConfig.load`).
         **overrides
-            ``__init__`` keywords that replace the saved values (e.g. ``lagtime=`` for a retrain at another lag,
-            ``run_dir=``).
+            ``__init__`` keywords that replace the saved values (e.g. ``lagtime=`` for a retrain at another lag).
 
         Returns
         -------
@@ -391,8 +408,10 @@ class KoopmanSVD(Estimator):
         ts, unit = array_timestep(self.timestep, self.lagtime)
         return arrays, np.array([len(a) for a in arrays], dtype=np.int64), None, ts, unit, None
 
-    def plan(self, data) -> FitPlan:
+    def plan(self, data, run_dir=None, resume: bool = False, overwrite: bool = False) -> FitPlan:
         """Check everything and decide the split, pairs, device and run directory, without doing any work.
+
+        ``run_dir``, ``resume`` and ``overwrite`` are those of :meth:`fit`.
 
         Raises
         ------
@@ -403,7 +422,7 @@ class KoopmanSVD(Estimator):
 
         kind = self._encoder_kind()
         inputs = [data.path] if hasattr(data, "path") else [data] if isinstance(data, (str, os.PathLike)) else []
-        workdir, resume_ckpt = self._plan_run_dir(inputs)
+        workdir, resume_ckpt = _plan_run_dir(run_dir, resume, overwrite, inputs)
         source, lengths, atoms, timestep, time_unit, index = self._source(data, kind)
         lag = lag_to_frames(self.lagtime, timestep if time_unit == "ps" else None)
         schnet_kw = {k: getattr(self, k) for k in _SCHNET_KEYS}
@@ -461,41 +480,47 @@ class KoopmanSVD(Estimator):
         return FitPlan(cfg, source, lengths, train_pairs, val_pairs, accelerator, atoms, time_unit, timestep,
                        workdir, resume_ckpt)
 
-    def _plan_run_dir(self, inputs=()) -> tuple[Path | None, Path | None]:
-        if self.run_dir is None:
-            if self.resume:
-                raise ConfigError("resume=True needs run_dir (the interrupted run's directory).")
-            return None, None
-        if _process_rank() != 0:  # rank 0 checks and writes; the others follow its work directory
-            work = in_progress_dir(self.run_dir)
-            return work, last_checkpoint(work) if self.resume else None
-        return plan_run_dir(Path(self.run_dir), self.resume, self.overwrite, inputs)
-
     # ---- fit -------------------------------------------------------------------------------------------------
-    def fit(self, data) -> KoopmanSVD:
+    def fit(self, data, *, run_dir=None, resume: bool = False, overwrite: bool = False, progress: bool = False,
+            callbacks=None, threads: int | None = None) -> KoopmanSVD:
         """Train the encoder, estimate the linear model, and (with ``run_dir``) write the run directory.
 
         Parameters
         ----------
         data : list of ndarray (T_i, d) float, or TrajectoryStore, or str
-            Feature arrays (``encoder="mlp"``) or a store / store path (``encoder="schnet"``).
+            Feature arrays (``encoder="mlp"``) or a store / store path (the encoders of positions).
+        run_dir : str or Path, optional
+            Write a run directory (model.pt, model.json, config.json, metrics.csv, checkpoints/). Without it,
+            checkpoints and logs go to a temporary directory that is removed after the fit.
+        resume : bool
+            Continue an interrupted run in ``run_dir``, with the settings it was started with.
+        overwrite : bool
+            Replace an existing ``run_dir`` (only a run directory that mdkoop wrote).
+        progress : bool
+            Show the Lightning progress bar (pairs/s and loss); otherwise one log line per epoch.
+        callbacks : list of pytorch_lightning.Callback, optional
+            Extra Lightning callbacks.
+        threads : int, optional
+            CPU threads for torch during the fit (restored afterwards); default: leave the current setting
+            (see :mod:`mdkoop.utils.threads` and :func:`mdkoop.set_threads`).
 
         Returns
         -------
         self
         """
-        with limited_threads(self.threads):
-            return self._fit(data)
+        ctl = RunControl(None if run_dir is None else Path(run_dir), bool(overwrite), bool(progress),
+                         tuple(callbacks or ()))
+        with limited_threads(threads):
+            plan = self.plan(data, run_dir=run_dir, resume=resume, overwrite=overwrite)
+            self._model = self._run(plan, ctl)
+        return self
 
-    def _fit(self, data) -> KoopmanSVD:
-        plan = self.plan(data)
+    def _run(self, plan: FitPlan, ctl: RunControl) -> KoopmanModel | None:
         if plan.workdir is None:
             with tempfile.TemporaryDirectory(prefix="mdkoop-fit-") as tmp:
-                self._model = train_and_estimate(self, plan, Path(tmp))
-            return self
+                return train_and_estimate(plan, Path(tmp), ctl, self.encoder)
         if _process_rank() != 0:
-            self._model = train_and_estimate(self, plan, plan.workdir)
-            return self
+            return train_and_estimate(plan, plan.workdir, ctl, self.encoder)
         workdir = plan.workdir
         created = plan.resume_ckpt is None
         if created:
@@ -504,19 +529,14 @@ class KoopmanSVD(Estimator):
         try:
             if created:
                 plan.config.save(workdir / "config.json")
-            self._model = train_and_estimate(self, plan, workdir)
-            self._finish_run_dir(plan, workdir)
+            model = train_and_estimate(plan, workdir, ctl, self.encoder)
+            model.write_into(workdir)
+            plan.config.save(workdir / "config.json")
+            merge_metrics(workdir, workdir / "metrics.csv")
+            finish_run_dir(workdir, ctl.run_dir, ctl.overwrite)
         except BaseException as exc:
             lock.release()
             after_failed_fit(workdir, exc)
             raise
         lock.release()
-        return self
-
-    def _finish_run_dir(self, plan: FitPlan, workdir: Path) -> None:
-        self._model.write_into(workdir)
-        plan.config.save(workdir / "config.json")
-        merge_metrics(workdir, workdir / "metrics.csv")
-        finish_run_dir(workdir, Path(self.run_dir), self.overwrite)
-
-
+        return model

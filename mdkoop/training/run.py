@@ -22,7 +22,7 @@ from .metrics_log import set_aside_for_resume
 from .model import KoopmanModel, build_encoder
 
 if TYPE_CHECKING:
-    from .estimator import FitPlan, KoopmanSVD
+    from .estimator import FitPlan, RunControl
 
 __all__ = ["train_and_estimate", "estimate_linear_model"]
 
@@ -91,15 +91,27 @@ def _fit_interruptible(trainer, module, train_loader, val_loader, plan: FitPlan)
         raise KeyboardInterrupt from None
 
 
-def train_and_estimate(est: KoopmanSVD, plan: FitPlan, workdir: Path) -> KoopmanModel | None:
-    """Run Lightning training, then the float64 estimation; return the fitted KoopmanModel (None on ranks > 0)."""
+def train_and_estimate(plan: FitPlan, workdir: Path, ctl: RunControl, custom=None) -> KoopmanModel | None:
+    """Run Lightning training, then the float64 estimation; return the fitted KoopmanModel (None on ranks > 0).
+
+    Parameters
+    ----------
+    plan : FitPlan
+        What :meth:`KoopmanSVD.plan` decided.
+    workdir : Path
+        Checkpoints and logs go here.
+    ctl : RunControl
+        Progress display and extra callbacks.
+    custom : torch.nn.Module, optional
+        The untrained module of a custom encoder (``plan.config.encoder.kind == "custom"``).
+    """
     import logging
 
     with _quiet_lightning(verbose=log.isEnabledFor(logging.DEBUG)):
-        return _train_and_estimate_quiet(est, plan, workdir)
+        return _train_and_estimate_quiet(plan, workdir, ctl, custom)
 
 
-def _train_and_estimate_quiet(est: KoopmanSVD, plan: FitPlan, workdir: Path) -> KoopmanModel | None:
+def _train_and_estimate_quiet(plan: FitPlan, workdir: Path, ctl: RunControl, custom) -> KoopmanModel | None:
     import pytorch_lightning as pl
     from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
     from pytorch_lightning.loggers import CSVLogger
@@ -121,8 +133,8 @@ def _train_and_estimate_quiet(est: KoopmanSVD, plan: FitPlan, workdir: Path) -> 
     if ec.kind == "custom":
         import copy
 
-        enc_f = copy.deepcopy(est.encoder)
-        enc_g = copy.deepcopy(est.encoder) if ec.lobes == "separate" else None
+        enc_f = copy.deepcopy(custom)
+        enc_g = copy.deepcopy(custom) if ec.lobes == "separate" else None
     else:
         z = None if plan.atoms is None else plan.atoms["atomic_numbers"]
         enc_f = build_encoder(ec, n_out, z)
@@ -155,7 +167,7 @@ def _train_and_estimate_quiet(est: KoopmanSVD, plan: FitPlan, workdir: Path) -> 
     has_val = val_loader is not None
     step_ckpt = ModelCheckpoint(dirpath=ckpt_dir, filename="step-{step}", every_n_train_steps=tc.checkpoint_every,
                                 save_top_k=0, save_last=True, enable_version_counter=False)
-    callbacks = [step_ckpt, ThroughputCallback(), *(est.callbacks or [])]
+    callbacks = [step_ckpt, ThroughputCallback(), *ctl.callbacks]
     monitor = None
     if tc.schedule == "converge":
         monitor = ConvergenceMonitor(patience=tc.plateau_patience, tol=tc.tol)
@@ -167,7 +179,7 @@ def _train_and_estimate_quiet(est: KoopmanSVD, plan: FitPlan, workdir: Path) -> 
         callbacks.append(best_ckpt)
         if tc.patience > 0:
             callbacks.append(EarlyStopping(monitor="val_vampe", mode="max", patience=tc.patience))
-    if est.progress:
+    if ctl.progress:
         callbacks.append(ProgressBar(refresh_rate=1))
     else:
         callbacks.append(EpochLog(tc.epochs))
@@ -194,7 +206,7 @@ def _train_and_estimate_quiet(est: KoopmanSVD, plan: FitPlan, workdir: Path) -> 
         logger=loggers,
         default_root_dir=str(workdir),
         deterministic=plan.accelerator == "cpu",
-        enable_progress_bar=bool(est.progress),
+        enable_progress_bar=bool(ctl.progress),
         enable_model_summary=False,
         num_sanity_val_steps=0,
         log_every_n_steps=1,
@@ -204,9 +216,8 @@ def _train_and_estimate_quiet(est: KoopmanSVD, plan: FitPlan, workdir: Path) -> 
     train_loader.trainer = trainer
     if val_loader is not None:
         val_loader.trainer = trainer
-    est.trainer = trainer
     _fit_interruptible(trainer, module, train_loader, val_loader, plan)
-    est.val_history = list(module.val_history)
+    val_history = list(module.val_history)
     if trainer.global_rank != 0:
         return None  # only rank 0 estimates and writes
     module.cpu().eval()
@@ -225,7 +236,7 @@ def _train_and_estimate_quiet(est: KoopmanSVD, plan: FitPlan, workdir: Path) -> 
         log.warning("training reached the limit of %d epochs while the objective was still improving: the model "
                     "may be unconverged. Train longer (--epochs) or raise --lr.", tc.epochs)
     enc_f, enc_g = module.encoder_f, module.encoder_g
-    extra = {"config": cfg.to_dict(), "val_vampe_history": est.val_history, "training": training,
+    extra = {"config": cfg.to_dict(), "val_vampe_history": val_history, "training": training,
              "validation": validation}
     return KoopmanModel(enc_f, enc_g, linear, ec, n_modes=tc.n_modes, lagtime=tc.lagtime, timestep=plan.timestep,
                         time_unit=plan.time_unit, atoms=plan.atoms, extra=extra)

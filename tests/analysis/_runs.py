@@ -71,9 +71,9 @@ def fit_run(store, run_dir: Path, lag: int = 2, n_modes: int = 3, epochs: int = 
     from mdkoop.training.estimator import KoopmanSVD
 
     est = KoopmanSVD(lagtime=lag, n_modes=n_modes, encoder="schnet", epochs=epochs, batch_size=128, lr=1e-2,
-                     device="cpu", seed=0, val_fraction=0.2, run_dir=run_dir, n_atom_basis=16, n_interactions=1,
+                     device="cpu", seed=0, val_fraction=0.2, n_atom_basis=16, n_interactions=1,
                      n_rbf=8, cutoff=1.0, patience=0, pooling="sum")
-    est.fit(store)
+    est.fit(store, run_dir=run_dir)
     return est.fetch_model()
 
 

@@ -73,7 +73,7 @@ def test_transform_feature_model_npy(tmp_path, capsys):
 
     feats = [f.astype(np.float32) for f in indicator_features(simulate(n_traj=2, n_steps=600, seed=5))]
     KoopmanSVD(lagtime=2, n_modes=3, encoder="mlp", epochs=2, batch_size=64, hidden=(8,), device="cpu",
-               val_fraction=0.0, run_dir=tmp_path / "mlp").fit(feats)
+               val_fraction=0.0).fit(feats, run_dir=tmp_path / "mlp")
     paths = []
     for i, f in enumerate(feats):
         np.save(tmp_path / f"f{i}.npy", f)

@@ -26,8 +26,7 @@ def fitted_run(mdatests, tmp_path_factory):
         warnings.simplefilter("ignore")
         store = prepare(mdatests["psf"], [mdatests["dcd"]], root / "store", select="name CA", timestep_ps=1.0)
         KoopmanSVD(lagtime=2, n_modes=4, encoder="schnet", epochs=3, lr=3e-3, batch_size=16, device="cpu", seed=0,
-                   n_atom_basis=16, n_interactions=2, n_rbf=10, cutoff=0.8, val_fraction=0.2,
-                   run_dir=root / "run").fit(store)
+                   n_atom_basis=16, n_interactions=2, n_rbf=10, cutoff=0.8, val_fraction=0.2).fit(store, run_dir=root / "run")
         model = load_model(root / "run")
         cvs = model.transform(store)[0]
     return {"run": root / "run", "store": store, "model": model, "cvs": cvs, "root": root}

@@ -159,7 +159,7 @@ def test_data_that_never_move_give_a_training_error_not_a_traceback():
 
 def test_progress_bar_shows_pairs_per_second_and_loss(chain_data, capsys):
     trajs, _ = chain_data
-    mdkoop.KoopmanSVD(lagtime=20, n_modes=3, epochs=1, batch_size=1024, seed=0, progress=True).fit(trajs)
+    mdkoop.KoopmanSVD(lagtime=20, n_modes=3, epochs=1, batch_size=1024, seed=0).fit(trajs, progress=True)
     cap = capsys.readouterr()
     err = cap.out + cap.err  # Lightning's tqdm bar writes to stdout
     assert "pairs_per_s=" in err and "loss=" in err and "val_vampe=" in err and "v_num" not in err

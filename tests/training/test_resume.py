@@ -46,7 +46,7 @@ def _weights(run):
 
 def test_killed_mid_epoch_and_resumed_gives_the_same_weights(small_chain, tmp_path):
     full = tmp_path / "full"
-    mdkoop.KoopmanSVD(run_dir=full, **KW).fit(small_chain)
+    mdkoop.KoopmanSVD(**KW).fit(small_chain, run_dir=full)
     n_steps = json.loads((full / "config.json").read_text())["data"]["n_train_pairs"] // 64
     assert n_steps >= 5  # optimisation steps per epoch
     ck = (n_steps // 4 + 1) * 4  # the first step checkpoint inside epoch 1 (0-based), not at its end
@@ -55,17 +55,17 @@ def test_killed_mid_epoch_and_resumed_gives_the_same_weights(small_chain, tmp_pa
     run = tmp_path / "killed"
     kill_at = ck + 1  # killed one step after that checkpoint
     with pytest.raises(Crash):
-        mdkoop.KoopmanSVD(run_dir=run, callbacks=[CrashAfter(kill_at)], **KW).fit(small_chain)
+        mdkoop.KoopmanSVD(**KW).fit(small_chain, run_dir=run, callbacks=[CrashAfter(kill_at)])
     work = in_progress_dir(run)
     assert not run.exists() and (work / IN_PROGRESS_MARKER).is_file()
     ckpt = torch.load(work / "checkpoints" / "last.ckpt", weights_only=True)
     assert ckpt["global_step"] == ck  # resume starts mid-epoch
 
     with pytest.raises(OutputExistsError, match="--resume"):
-        mdkoop.KoopmanSVD(run_dir=run, **KW).fit(small_chain)
+        mdkoop.KoopmanSVD(**KW).fit(small_chain, run_dir=run)
     with pytest.raises(ConfigError, match="lr: 0.003 -> 0.01"):
-        mdkoop.KoopmanSVD(run_dir=run, resume=True, **{**KW, "lr": 1e-2}).fit(small_chain)
-    mdkoop.KoopmanSVD(run_dir=run, resume=True, **KW).fit(small_chain)
+        mdkoop.KoopmanSVD(**{**KW, "lr": 1e-2}).fit(small_chain, run_dir=run, resume=True)
+    mdkoop.KoopmanSVD(**KW).fit(small_chain, run_dir=run, resume=True)
     assert run.is_dir() and not work.exists() and not (run / IN_PROGRESS_MARKER).exists()
 
     a, b = _weights(full), _weights(run)
@@ -78,7 +78,7 @@ def test_killed_mid_epoch_and_resumed_gives_the_same_weights(small_chain, tmp_pa
 
 def test_resume_without_a_checkpoint_is_refused(small_chain, tmp_path):
     with pytest.raises(ConfigError, match="resume"):
-        mdkoop.KoopmanSVD(run_dir=tmp_path / "none", resume=True, **KW).fit(small_chain)
+        mdkoop.KoopmanSVD(**KW).fit(small_chain, run_dir=tmp_path / "none", resume=True)
     assert not (tmp_path / "none").exists()
 
 
@@ -96,7 +96,7 @@ def test_non_finite_loss_names_the_step_and_keeps_the_last_good_checkpoint(small
                         p.fill_(float("inf"))
 
     with pytest.raises(TrainingError, match=r"step [56].*lr") as info:
-        mdkoop.KoopmanSVD(run_dir=run, callbacks=[PoisonAt()], **KW).fit(bad)
+        mdkoop.KoopmanSVD(**KW).fit(bad, run_dir=run, callbacks=[PoisonAt()])
     assert "checkpoint" in str(info.value)
     ckpt = torch.load(in_progress_dir(run) / "checkpoints" / "last.ckpt", weights_only=True)
     assert ckpt["global_step"] == 4

@@ -77,7 +77,7 @@ def test_estimator_threads_inside_fit_only():
     old = torch.get_num_threads()
     x = [np.random.default_rng(0).standard_normal((300, 2)).astype(np.float32)]
     want = 2 if old == 1 else 1
-    mdkoop.KoopmanSVD(lagtime=2, n_modes=2, epochs=1, batch_size=64, threads=want, callbacks=[Spy()]).fit(x)
+    mdkoop.KoopmanSVD(lagtime=2, n_modes=2, epochs=1, batch_size=64).fit(x, threads=want, callbacks=[Spy()])
     assert seen and set(seen) == {want}
     assert torch.get_num_threads() == old
     with limited_threads(None):
