@@ -10,7 +10,7 @@ TORCH_VERSION ?= 2.13.0
 STAMP   = $(VENV)/.mdkoop-installed
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-fast bench lint clean
+.PHONY: setup demo test test-fast bench lint docs clean
 
 setup: $(STAMP)
 
@@ -33,8 +33,12 @@ test-fast: setup
 bench: setup
 	$(PY) benchmarks/run_all.py
 
+docs: setup
+	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
+	@echo "API reference and guides: docs/_build/html/index.html"
+
 lint: setup
 	$(VENV)/bin/ruff check mdkoop tests benchmarks
 
 clean:
-	rm -rf $(VENV) demo_run .pytest_cache
+	rm -rf $(VENV) demo_run .pytest_cache docs/_build docs/generated

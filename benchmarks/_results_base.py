@@ -9,7 +9,7 @@ Status values
 ``not measured``
     No JSON (or not the needed key); the row gives the reason and the command.
 ``reported``
-    The issues set no threshold for this figure (it informs a default or is asked for
+    No threshold is set for this figure (it informs a default or is asked for
     as a number only); the goal column says what it is for.
 """
 
@@ -39,6 +39,8 @@ COMMANDS = {
     "inference": f"OMP_NUM_THREADS=1 {PY} benchmarks/bench_inference.py --repeats 3 --frames 512 --single 64",
     "peers": f"OMP_NUM_THREADS=1 {PY} benchmarks/bench_peers.py",
     "lora_diagnosis_cln025": f"OMP_NUM_THREADS=2 {PY} benchmarks/diagnose_lora.py --system cln025",
+    "encoders": f"OMP_NUM_THREADS=1 {PY} benchmarks/bench_encoders.py --group references encoders --seeds 0 1 2; "
+                f"OMP_NUM_THREADS=1 {PY} benchmarks/bench_encoders.py --group schnet receptive --seeds 0 --epochs 20",
     "ground_truth_quick": f"OMP_NUM_THREADS=1 {PY} benchmarks/bench_ground_truth.py --quick",
     "inference_quick": f"OMP_NUM_THREADS=1 {PY} benchmarks/bench_inference.py --quick",
     "peers_quick": f"OMP_NUM_THREADS=1 {PY} benchmarks/bench_peers.py --quick",

@@ -47,7 +47,7 @@ def ground_truth_rows(ctx: Context) -> list[Row]:
     name = ground_truth_name(ctx.docs)
     doc = ctx.docs.get(name)
     rows = []
-    hgoal = "≤ 0.05, median over seeds (objective issue: the known-answer test's bound)"
+    hgoal = "≤ 0.05, median over seeds (the known-answer test's bound)"
     for method, label in LABELS.items():
         fig = f"logistic map (cos^20 noise): directed Hausdorff distance, exact leading 3 eigenvalues → estimated, {label}"
         m = get(doc, f"logistic_map.methods.{method}")

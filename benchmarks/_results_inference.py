@@ -59,7 +59,7 @@ def inference_rows(ctx: Context) -> list[Row]:
     """Rows of ``inference.json``: CV evaluation frames/s of a SchNet model vs the naive schnetpack pipeline.
 
     Per system (CLN025 heavy atoms, all atoms): ``model.transform`` ÷ baseline (goal ≥ 2x, the
-    project's own goal: issue 8 §5 sets no number), the exported TorchScript model batched ÷
+    project's own goal: no number was set), the exported TorchScript model batched ÷
     baseline (reported), and TorchScript one frame per call, ms per call (reported).
 
     Parameters
@@ -96,7 +96,7 @@ def inference_rows(ctx: Context) -> list[Row]:
         r = num(get(c, "ratio_transform_over_baseline"))
         add(
             f"inference frames/s: `model.transform` ÷ naive schnetpack pipeline, CLN025 {label}, 1 thread",
-            f"≥ {goal_ratio:g}x (mdkoop's own goal; issue 8 §5 sets no number)",
+            f"≥ {goal_ratio:g}x (mdkoop's own goal; no number was set)",
             None
             if r is None
             else f"{r:.2f}x ({fmt(num(fps.get('transform')), 1)} vs {fmt(base, 1)} frames/s; {size})",
@@ -107,7 +107,7 @@ def inference_rows(ctx: Context) -> list[Row]:
         r = num(get(c, "ratio_torchscript_batched_over_baseline"))
         add(
             f"inference frames/s: exported TorchScript CV model, batched, ÷ naive schnetpack pipeline, CLN025 {label}",
-            "no threshold: reported (issue 8 §5)",
+            "no threshold: reported",
             None
             if r is None
             else f"{r:.2f}x ({fmt(num(fps.get('torchscript_batched')), 1)} vs {fmt(base, 1)} frames/s)",

@@ -1,4 +1,4 @@
-"""Peer-comparison figures for :mod:`make_results`: ``peers.json`` of ``bench_peers.py`` (issue 8 §2, §3).
+"""Peer-comparison figures for :mod:`make_results`: ``peers.json`` of ``bench_peers.py``.
 
 Rows: alanine dipeptide -- mdkoop's slowest implied timescale against the (φ, ψ) MSM (goal: within 15%),
 the peers' timescales (reported), test VAMP-2 of the top 3 functions against TICA and against deeptime's
@@ -52,7 +52,7 @@ def _ala2_rows(ctx: Context, name: str, doc: dict | None) -> list[Row]:
     # 1. timescale vs MSM
     fig = (f"alanine dipeptide (2 × {get(a, 'data.length_ns', '?')} ns, 340 K): slowest implied timescale t1 of "
            f"mdkoop (SchNet + nested LoRA, heavy atoms) vs a reversible MSM on the (φ, ψ) grid, lag {lag_s}")
-    goal = "within 15% (issue 8 §2)"
+    goal = "within 15%"
     lora = methods.get("mdkoop_lora") or {}
     t_med = lora.get("timescales_ps_median") or []
     ref = get(a, "msm.both.timescales_ps") or []

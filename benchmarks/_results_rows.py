@@ -19,6 +19,7 @@ from _results_base import (
     status_ge,
     status_le,
 )
+from _results_encoders import encoder_rows
 from _results_ground_truth import ground_truth_rows
 from _results_inference import inference_rows
 from _results_lora import lora_diagnosis_rows
@@ -32,9 +33,9 @@ def prepare_rows(ctx: Context) -> list[Row]:
     """Rows of ``bench_prepare.json``: throughput ratio vs mdtraj.load, peak-RSS ratio 10x vs 1x."""
     name, doc = "bench_prepare", ctx.docs.get("bench_prepare")
     f1 = "`prepare` frames/s ÷ `mdtraj.load` frames/s (same XTC, 1,656 heavy atoms of 47,681)"
-    g1 = "≥ 0.8 (issue 2)"
+    g1 = "≥ 0.8"
     f2 = "`prepare` peak RSS, 10x longer trajectory ÷ 1x"
-    g2 = "≤ 1.2 (issue 2)"
+    g2 = "≤ 1.2"
     r = num(get(doc, "ratio_prepare_over_mdtraj_load"))
     rows = []
     if r is None:
@@ -63,7 +64,7 @@ def graphs_rows(ctx: Context) -> list[Row]:
     rows = []
     for case, label in (("heavy", "heavy atoms"), ("all", "all atoms")):
         fig = f"batched radius graph graphs/s ÷ schnetpack `MatScipyNeighborList` per frame, CLN025 {label}, 2x384 frames"
-        goal = "≥ 10x on CPU (issue 2)"
+        goal = "≥ 10x on CPU"
         c = get(doc, f"cases.{case}")
         r = num(get(c, "ratio_radius_graph_over_matscipy"))
         if r is None:
@@ -97,7 +98,7 @@ def loader_rows(ctx: Context) -> list[Row]:
         note = "→ in-process loading (no workers) is the default" if r <= 1.0 else "workers help here"
         rows.append(ctx.row(name, fig1, goal1, m, REPORTED, note))
     fig2 = "in-process `PairLoader` gather time ÷ lean training step (heavy atoms, batch 384)"
-    goal2 = "≤ 5% (issue 4: data handling is 0–3% of the official step)"
+    goal2 = "≤ 5% (data handling is 0–3% of the official step)"
     bps = num(get(doc, "pairloader_batches_per_s"))
     tname, tdoc = _training_doc(ctx)
     steps = [
@@ -138,7 +139,7 @@ def objective_rows(ctx: Context) -> list[Row]:
     name, doc = "objectives", ctx.docs.get("objectives")
     rows = []
     fig = "unbiased ÷ biased LoRA step time (joint nesting), median over B∈{96,384,4096}, k∈{16,64}"
-    goal = "< 1.2 → `unbiased=True` becomes the default (issue 3)"
+    goal = "< 1.2 → `unbiased=True` becomes the default"
     med = num(get(doc, "summary.median_unbiased_cost_ratio_cpu"))
     table = [r for r in (get(doc, "rows") or []) if isinstance(r, dict)]
     if med is None:
@@ -194,7 +195,7 @@ def stability_rows(ctx: Context) -> list[Row]:
     doc = ctx.docs.get(name)
     table = [r for r in (get(doc, "rows") or []) if isinstance(r, dict)]
     fig = "LoRA (joint, sequential, none): NaN + diverged runs over seeds × batch {16, 64, 384}"
-    goal = "0 (issue 4: LoRA, under every nesting mode, never produces NaN or diverges)"
+    goal = "0 (LoRA, under every nesting mode, never produces NaN or diverges)"
     if not table:
         return [ctx.missing(name, fig, goal)]
     rows = []
@@ -207,7 +208,7 @@ def stability_rows(ctx: Context) -> list[Row]:
         definition = get(doc, "definitions.diverged")
         note = f"diverged = {definition}" if definition else ""
         if name.endswith("quick"):
-            note = "quick smoke run (1 seed, few steps), not the issue's sweep; " + note
+            note = "quick smoke run (1 seed, few steps), not the full sweep; " + note
         rows.append(ctx.row(name, fig, goal, m, MET if nans == 0 and bad == 0 else NOT_MET, note))
     else:
         rows.append(ctx.missing(name, fig, goal, "no LoRA rows in the stability JSON"))
@@ -221,7 +222,7 @@ def stability_rows(ctx: Context) -> list[Row]:
             ctx.row(
                 name,
                 f"{lab}: NaN and diverged runs per batch size",
-                "no threshold: recorded (issue 4)",
+                "no threshold: recorded",
                 "; ".join(parts),
                 REPORTED,
             )
@@ -244,7 +245,7 @@ def stability_rows(ctx: Context) -> list[Row]:
             ctx.row(
                 name,
                 f"held-out VAMP-2 of the learned features at batch {small}, median over seeds (max {mx})",
-                "no threshold: reported (issue 8 §4: only held-out scores show small-batch failure)",
+                "no threshold: reported (only held-out scores show small-batch failure)",
                 "; ".join(parts),
                 REPORTED,
                 "every batch size, with min/max: the stability table below",
@@ -264,7 +265,7 @@ def gpu_rows(ctx: Context) -> list[Row]:
                 ctx.row(
                     "bench_graphs",
                     f"GPU radius graphs/s, CLN025 {label} ({gpu})",
-                    "no threshold: reported whenever a GPU is available (issues 4, 8)",
+                    "no threshold: reported whenever a GPU is available",
                     f"{v:.0f} graphs/s",
                     REPORTED,
                 )
@@ -290,7 +291,7 @@ def gpu_rows(ctx: Context) -> list[Row]:
         rows.append(
             Row(
                 "GPU figures: pairs/s in training, peak memory, utilisation; graph building and objectives on device",
-                "reported whenever a GPU is available (issues 4, 8)",
+                "reported whenever a GPU is available",
                 "—",
                 NOT_MEASURED,
                 f"{PY} benchmarks/run_all.py (on a machine with CUDA)",
@@ -301,7 +302,7 @@ def gpu_rows(ctx: Context) -> list[Row]:
         rows.append(
             Row(
                 "GPU training pairs/s, peak memory and utilisation",
-                "reported whenever a GPU is available (issue 4)",
+                "reported whenever a GPU is available",
                 "—",
                 NOT_MEASURED,
                 "— (bench_training.py runs on the CPU only)",
@@ -339,6 +340,7 @@ def build_rows(docs: dict, errors: dict | None = None, prefix: str = "results") 
         ground_truth_rows,
         peers_rows,
         lora_diagnosis_rows,
+        encoder_rows,
         inference_rows,
         openmm_step_rows,
         threads_rows,

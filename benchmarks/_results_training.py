@@ -92,7 +92,7 @@ def training_rows(ctx: Context) -> list[Row]:
     ratios = [r for r in (get(doc, "ratios") or []) if isinstance(r, dict)]
     runs = _runs(doc)
     quick = "quick" in name
-    qnote = "quick run (small batch): not the issue's setting; run the full command" if quick else ""
+    qnote = "quick run (small batch): not the full setting; run the full command" if quick else ""
     merged = get(doc, "merged_from")
     if isinstance(merged, list) and merged:
         qnote = (
@@ -105,7 +105,7 @@ def training_rows(ctx: Context) -> list[Row]:
     rows = []
     for atoms, label in (("heavy", "heavy atoms (93)"), ("all", "all atoms (175)")):
         fig = f"training pairs/s, mdkoop lean ÷ official-style schnetpack baseline, CLN025 {label}"
-        goal = "≥ 2x (issue 4)"
+        goal = "≥ 2x"
         sel = [r for r in ratios if r.get("atoms") == atoms and num(r.get("speedup_pairs_per_s")) is not None]
         if not sel:
             why = None if doc is None else f"no {atoms}-atom lean/baseline pair in {ctx.src(name)}"
@@ -123,7 +123,7 @@ def training_rows(ctx: Context) -> list[Row]:
             rows.append(ctx.row(name, fig, goal, m, status_ge(s, 2.0), note))
     for atoms, label in (("heavy", "heavy atoms"), ("all", "all atoms")):
         fig = f"peak RSS at batch 384, lean ÷ baseline, CLN025 {label}"
-        goal = "≤ 1/4 = 0.25 (issue 4)"
+        goal = "≤ 1/4 = 0.25"
         sel = [
             r
             for r in ratios
@@ -164,7 +164,7 @@ def training_rows(ctx: Context) -> list[Row]:
     gfl = [g for g in gfl if g]
     for atoms, label in (("heavy", "heavy atoms"), ("all", "all atoms")):
         fig = f"achieved GFLOP/s ÷ measured fp32 matmul peak, training step, CLN025 {label}"
-        goal = "no threshold: reported (issue 4)"
+        goal = "no threshold: reported"
         sel = [
             r for r in runs if r.get("atoms") == atoms and num(r.get("fraction_of_matmul_peak")) is not None
         ]

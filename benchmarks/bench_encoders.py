@@ -65,6 +65,7 @@ EXPERIMENTS: dict[str, tuple[str, dict]] = {
     "SchNet, 2 interactions": ("receptive", {"encoder": "schnet", "n_interactions": 2}),
     "SchNet, 4 interactions": ("receptive", {"encoder": "schnet", "n_interactions": 4}),
     "SchNet, sum pooling": ("receptive", {"encoder": "schnet", "pooling": "sum"}),
+    "SchNet, attention readout": ("receptive", {"encoder": "schnet", "pooling": "attention"}),
     "SchNet, Cα only": ("receptive", {"encoder": "schnet", "select": "name CA"}),
     "SchNet, Cα only, cutoff 1.5 nm": ("receptive", {"encoder": "schnet", "select": "name CA", "cutoff": 1.5}),
 }

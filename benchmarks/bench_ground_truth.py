@@ -36,13 +36,11 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # before numpy/torch: one BLAS th
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _common import write_result  # noqa: E402
+from mdkoop.testing import features as _features  # the known-answer tests' plain Adam + cosine loop
+from mdkoop.testing import fit_pairs
 
-# the known-answer tests' plain Adam + cosine loop, shared so that benchmark and tests train the same way
-from tests.objectives._fit import features as _features  # noqa: E402
-from tests.objectives._fit import fit_pairs  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import write_result  # noqa: E402
 
 GOAL_HAUSDORFF = 0.05
 GOAL_VS_MSM = 0.05

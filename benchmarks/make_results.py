@@ -74,17 +74,17 @@ __all__ = [
 
 # --------------------------------------------------------------------------- rendering
 STABILITY_TODO = """\
-- **Stability table (§4, issue 4):** seeds × batch {16, 64, 384} × {LoRA (3 nestings), VAMP-1,
+- **Stability table:** seeds × batch {16, 64, 384} × {LoRA (3 nestings), VAMP-1,
   VAMP-2, VAMP-E, DPNet}: NaN/divergence counts and held-out VAMP-2 of the learned features.
 """
 
 NOT_YET = """\
-## What issue 8 asks that is NOT measured here
+## What is NOT measured here
 
-- **GPU figures (§5, issue 4):** no GPU was lent to this project's sessions; every figure above is from the
+- **GPU figures:** no GPU was lent to this project's sessions; every figure above is from the
   2-core CPU machine (ratios, not absolute times). `tutorials/04_gpu_and_multi_gpu.py` and
   `docs/training.md` say how to run the training benchmark on a GPU.
-<STABILITY>- **CLN025 timescales (§3) at a meaningful length:** the bundled sample holds two folding events, so the
+<STABILITY>- **CLN025 timescales at a meaningful length:** the bundled sample holds two folding events, so the
   CLN025 rows are indicative only; a µs-scale simulation (`mdkoop simulate cln025` on a GPU) or the
   `cln025-c22star` manifest's data would make them a real comparison.
 """

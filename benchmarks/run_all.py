@@ -118,6 +118,8 @@ BENCHES = (
           ("--system", "cln025", "--only", "old defaults", "defaults, 20 epochs", "defaults, 20 epochs, --loss vamp2",
            "MLP on descriptors (defaults)"),
           ("--system", "rare", "--only", "MLP on descriptors (defaults)"), 3600, "lora_diagnosis_rare"),
+    Bench("encoders", "bench_encoders.py", "encoders", ("--group", "references", "encoders", "--seeds", "0", "1", "2"),
+          ("--group", "references", "--seeds", "0"), 3600),
 )
 
 

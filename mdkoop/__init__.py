@@ -35,6 +35,7 @@ _API = {
     # encoders
     "SchNetEncoder": "mdkoop.nn.encoders",
     "MLPEncoder": "mdkoop.nn.mlp",
+    "DescriptorEncoder": "mdkoop.nn.descriptors",
     # analysis
     "analyze_run": "mdkoop.analysis.pipeline",
     "its_vs_lag": "mdkoop.analysis.timescales",

@@ -321,6 +321,7 @@ def test_run_all_help_and_dry_run(tmp_path):
         "threads",
         "peers",
         "lora_diagnosis",
+        "encoders",
     ]
 
 

@@ -234,14 +234,54 @@ def analyze_run(run_dir, store=None, test_store=None, lags=None, reference=None,
 
 def _analyze(run_dir, store, test_store, lags, reference, retrain, n_bootstrap, confidence, n_sets, n_clusters,
              ck_multiples, overwrite, out, seed, progress) -> dict:
-    """The body of :func:`analyze_run`, run under its thread setting."""
-    from .. import __version__
-    from ..training.model import load_model
-
+    """The body of :func:`analyze_run`, run under its thread setting: every check first, then the work."""
     run_dir = Path(run_dir)
     out = Path(out) if out is not None else run_dir / "analysis"
     inputs = [run_dir, *(p for p in (store, test_store, reference) if isinstance(p, (str, os.PathLike)))]
     check_output_dir(out, overwrite, "analysis directory", kind="analysis", inputs=inputs)
+    model, st, ref = _checked_inputs(run_dir, store, reference)
+    timestep_ps, lag = float(st.timestep_ps), int(model.lagtime)
+    lengths = np.asarray(st.trajectory_lengths)
+    log.info("analysing %s on %s (%d trajectories, %d frames, %g ps/frame, lag %d frames)", run_dir, st.path,
+             len(lengths), int(lengths.sum()), timestep_ps, lag)
+    left = _model_features(model, st)
+    lag_list = parse_lags(lags, timestep_ps) if lags else default_lags(lag, int(lengths.max()))
+    if lag not in lag_list and lag < lengths.max():
+        lag_list = sorted(set(lag_list) | {lag})
+    its_kw = dict(fit=linear_fit(reversible=model.linear.reversible), k=model.n_modes - 1, n_bootstrap=n_bootstrap,
+                  confidence=confidence, seed=seed)
+    if retrain:
+        its = retrain_its(run_dir, st, lag_list, timestep_ps, progress=progress)
+        boot = its_vs_lag(left, [lag], timestep_ps, **its_kw)
+    else:
+        its = boot = its_vs_lag(left, lag_list, timestep_ps, progress=progress, **its_kw)
+    summary = _timescale_summary(model, run_dir, st, boot.at_lag(lag), confidence)
+    its_d = its.to_dict()
+    its_d["mode"] = "retrain" if retrain else "reestimate"
+    summary["implied_timescales"] = its_d
+    summary.update(_score_summary(model, run_dir, left, test_store, lag))
+    cvs = [np.asarray(model.linear.transform_features(F, kind="singular"), dtype=np.float64) for F in left]
+    ck, ck_summary = _ck_summary(cvs, lag, timestep_ps, n_sets, n_clusters, ck_multiples, seed)
+    summary.update(ck_summary)
+    rmsd = None
+    if ref is not None:
+        rmsd = _rmsd_to(st, model.atoms or {}, ref)
+        summary["reference"] = str(Path(reference).absolute())
+        summary["rmsd_nm"] = {"min": float(rmsd.min()), "median": float(np.median(rmsd)), "max": float(rmsd.max())}
+    with atomic_dir(out, overwrite=overwrite, what="analysis directory", kind="analysis", inputs=inputs) as tmp:
+        images = _plots(tmp, model, its, ck, cvs, rmsd, timestep_ps, lag, retrain, confidence, run_dir)
+        summary["files"] = sorted([p.name for p in images.values()] + ["summary.json", "report.html"])
+        with atomic_file(tmp / "summary.json", "w") as fh:
+            json.dump(summary, fh, indent=2)
+        write_report(tmp / "report.html", summary, images, title=f"mdkoop analysis of {run_dir.name}")
+    log.info("analysis written to %s", out)
+    return summary
+
+
+def _checked_inputs(run_dir: Path, store, reference):
+    """``(model, store, reference or None)``, refused before any work when they do not fit together."""
+    from ..training.model import load_model
+
     model = load_model(run_dir)
     if model.encoder_config.kind not in STRUCTURAL_ENCODERS:
         raise ConfigError(
@@ -252,7 +292,7 @@ def _analyze(run_dir, store, test_store, lags, reference, retrain, n_bootstrap, 
     st = resolve_store(run_dir, store)
     ref = None
     atoms = model.atoms or {}
-    if reference is not None:  # checked before the expensive steps
+    if reference is not None:
         from .rmsd import reference_for_atoms
 
         ref = reference_for_atoms(reference, atoms.get("indices"), atoms.get("names"))
@@ -262,31 +302,20 @@ def _analyze(run_dir, store, test_store, lags, reference, retrain, n_bootstrap, 
             f"The store {str(st.path)!r} has {timestep_ps:g} ps between frames, but the model was trained on "
             f"{model.timestep:g} ps frames: analyse a store with the training frame spacing."
         )
-    lag = int(model.lagtime)
-    lengths = np.asarray(st.trajectory_lengths)
-    log.info("analysing %s on %s (%d trajectories, %d frames, %g ps/frame, lag %d frames)", run_dir, st.path,
-             len(lengths), int(lengths.sum()), timestep_ps, lag)
+    return model, st, ref
 
-    left = _model_features(model, st)
-    k = model.n_modes - 1
-    lag_list = parse_lags(lags, timestep_ps) if lags else default_lags(lag, int(lengths.max()))
-    if lag not in lag_list and lag < lengths.max():
-        lag_list = sorted(set(lag_list) | {lag})
-    if retrain:
-        its = retrain_its(run_dir, st, lag_list, timestep_ps, progress=progress)
-        boot = its_vs_lag(left, [lag], timestep_ps, fit=linear_fit(reversible=model.linear.reversible), k=k,
-                          n_bootstrap=n_bootstrap, confidence=confidence, seed=seed)
-    else:
-        its = its_vs_lag(left, lag_list, timestep_ps, fit=linear_fit(reversible=model.linear.reversible), k=k,
-                         n_bootstrap=n_bootstrap, confidence=confidence, seed=seed, progress=progress)
-        boot = its
-    at_lag = boot.at_lag(lag)
+
+def _timescale_summary(model, run_dir: Path, st, at_lag: dict, confidence: float) -> dict:
+    """The run, the data and the model's spectrum at its lag, for ``summary.json``."""
+    from .. import __version__
+
+    timestep_ps, lag, k = float(st.timestep_ps), int(model.lagtime), model.n_modes - 1
+    lengths = np.asarray(st.trajectory_lengths)
     model_ts = np.asarray(model.timescales(), dtype=np.float64)
     n_est = len(model_ts)
     padded_ts = np.full(k, np.nan)
     padded_ts[: min(k, n_est)] = model_ts[:k]
-
-    summary: dict = {
+    return {
         "run_dir": str(run_dir.absolute()),
         "store": str(Path(st.path).absolute()),
         "n_frames": int(lengths.sum()),
@@ -309,82 +338,73 @@ def _analyze(run_dir, store, test_store, lags, reference, retrain, n_bootstrap, 
             for i in range(n_est, k)],
         "mdkoop_version": __version__,
     }
-    its_d = its.to_dict()
-    its_d["mode"] = "retrain" if retrain else "reestimate"
-    summary["implied_timescales"] = its_d
 
+
+def _score_summary(model, run_dir: Path, left, test_store, lag: int) -> dict:
+    """VAMP-2 and VAMP-E on the analysed store, and on a held-out test store when one is given."""
     train_scores = vamp_scores(model.linear, left, lag)
-    summary["vamp2_train"] = train_scores["vamp2"]
-    summary["vampe_train"] = train_scores["vampe"]
-    summary["vamp2_test"] = summary["vampe_test"] = None
-    summary["vamp_test_reason"] = None
-    if test_store is not None:
-        ts = resolve_store(run_dir, test_store)
-        tl = _model_features(model, ts)
-        try:
-            test_scores = vamp_scores(model.linear, tl, lag)
-            summary["vamp2_test"] = test_scores["vamp2"]
-            summary["vampe_test"] = test_scores["vampe"]
-            summary["test_store"] = str(Path(ts.path).absolute())
-        except LagError as exc:
-            summary["vamp_test_reason"] = f"test store too short: {exc}"
-    else:
-        summary["vamp_test_reason"] = ("no --test-store given: test scores need trajectories that training never "
-                                       "saw (vamp2_train is on the analysed store, which includes the training data)")
+    out = {"vamp2_train": train_scores["vamp2"], "vampe_train": train_scores["vampe"], "vamp2_test": None,
+           "vampe_test": None, "vamp_test_reason": None}
+    if test_store is None:
+        out["vamp_test_reason"] = ("no --test-store given: test scores need trajectories that training never "
+                                   "saw (vamp2_train is on the analysed store, which includes the training data)")
+        return out
+    ts = resolve_store(run_dir, test_store)
+    try:
+        test_scores = vamp_scores(model.linear, _model_features(model, ts), lag)
+        out.update(vamp2_test=test_scores["vamp2"], vampe_test=test_scores["vampe"],
+                   test_store=str(Path(ts.path).absolute()))
+    except LagError as exc:
+        out["vamp_test_reason"] = f"test store too short: {exc}"
+    return out
 
-    cvs = [np.asarray(model.linear.transform_features(F, kind="singular"), dtype=np.float64) for F in left]
-    n_ck = int(min(k, max(2, n_sets)))
-    summary["ck_test"] = None
-    summary["ck_test_reason"] = None
-    ck = None
+
+def _ck_summary(cvs, lag: int, timestep_ps: float, n_sets: int, n_clusters: int, multiples: int, seed: int):
+    """``(CKResult or None, summary entries)``: the CK test of a k-means MSM on the slowest CVs."""
+    n_ck = int(min(cvs[0].shape[1], max(2, n_sets)))
     try:
         ck = ck_test_cvs([c[:, :n_ck] for c in cvs], lag, timestep_ps=timestep_ps, n_sets=n_sets,
-                         n_clusters=n_clusters, multiples=ck_multiples, seed=seed)
-        summary["ck_test"] = ck.to_dict()
-        summary["ck_test"]["n_cvs"] = n_ck
+                         n_clusters=n_clusters, multiples=multiples, seed=seed)
     except (InputError, LagError) as exc:
-        summary["ck_test_reason"] = f"CK test not possible: {exc}"
-        log.warning("%s", summary["ck_test_reason"])
+        reason = f"CK test not possible: {exc}"
+        log.warning("%s", reason)
+        return None, {"ck_test": None, "ck_test_reason": reason}
+    return ck, {"ck_test": {**ck.to_dict(), "n_cvs": n_ck}, "ck_test_reason": None}
 
-    rmsd = None
-    if ref is not None:
-        from ..io.inputs import as_position_list
-        from .rmsd import rmsd_to_reference
 
-        pos = as_position_list(st, atom_indices=atoms.get("indices"), atom_names=atoms.get("names"))
-        rmsd = np.concatenate(rmsd_to_reference(pos, ref))
-        summary["reference"] = str(Path(reference).absolute())
-        summary["rmsd_nm"] = {"min": float(rmsd.min()), "median": float(np.median(rmsd)), "max": float(rmsd.max())}
+def _rmsd_to(st, atoms: dict, ref) -> np.ndarray:
+    """RMSD (nm) of every frame of the store to the reference structure, (n_frames,)."""
+    from ..io.inputs import as_position_list
+    from .rmsd import rmsd_to_reference
 
-    with atomic_dir(out, overwrite=overwrite, what="analysis directory", kind="analysis", inputs=inputs) as tmp:
-        images = {}
-        images["its"] = plots.plot_implied_timescales(
-            its.lags_ps, its.timescales_ps, tmp / "implied_timescales.png", its.ci_lower, its.ci_upper,
-            training_lag_ps=lag * timestep_ps,
-            title="Implied timescales" + (" (retrained per lag)" if retrain else " (re-estimated on learned features)"),
-            confidence=confidence)
-        if ck is not None:
-            images["ck"] = plots.plot_ck_test(ck.lagtimes_ps, ck.predictions, ck.estimates, tmp / "ck_test.png")
-        images["spectrum"] = plots.plot_spectrum(model.singular_values, tmp / "spectrum.png",
-                                                 eigenvalues=model.eigenvalues)
-        allcv = np.concatenate(cvs)
-        if allcv.shape[1] >= 2:
-            images["fes"] = plots.plot_free_energy(allcv[:, 0], allcv[:, 1], tmp / "free_energy.png", rmsd=rmsd,
-                                                   rmsd_unit="nm", labels=("CV 1 (slowest singular function)",
-                                                                           "CV 2"))
-        else:
-            log.info("only one CV: free-energy profile along CV 1")
-            images["fes"] = plots.plot_free_energy_1d(allcv[:, 0], tmp / "free_energy.png", rmsd=rmsd,
-                                                      rmsd_unit="nm", label="CV 1 (slowest singular function)")
-        images["cv"] = plots.plot_cv_timeseries(cvs, timestep_ps, tmp / "cv_timeseries.png")
-        metrics = run_dir / "metrics.csv"
-        if metrics.is_file():
-            p = plots.plot_training_curves(metrics, tmp / "training_curves.png")
-            if p is not None:
-                images["training"] = p
-        summary["files"] = sorted([p.name for p in images.values()] + ["summary.json", "report.html"])
-        with atomic_file(tmp / "summary.json", "w") as fh:
-            json.dump(summary, fh, indent=2)
-        write_report(tmp / "report.html", summary, images, title=f"mdkoop analysis of {run_dir.name}")
-    log.info("analysis written to %s", out)
-    return summary
+    pos = as_position_list(st, atom_indices=atoms.get("indices"), atom_names=atoms.get("names"))
+    return np.concatenate(rmsd_to_reference(pos, ref))
+
+
+def _plots(tmp: Path, model, its, ck, cvs, rmsd, timestep_ps: float, lag: int, retrain: bool, confidence: float,
+           run_dir: Path) -> dict:
+    """Write the analysis figures into ``tmp``; return ``{name: path}``."""
+    images = {}
+    images["its"] = plots.plot_implied_timescales(
+        its.lags_ps, its.timescales_ps, tmp / "implied_timescales.png", its.ci_lower, its.ci_upper,
+        training_lag_ps=lag * timestep_ps,
+        title="Implied timescales" + (" (retrained per lag)" if retrain else " (re-estimated on learned features)"),
+        confidence=confidence)
+    if ck is not None:
+        images["ck"] = plots.plot_ck_test(ck.lagtimes_ps, ck.predictions, ck.estimates, tmp / "ck_test.png")
+    images["spectrum"] = plots.plot_spectrum(model.singular_values, tmp / "spectrum.png", eigenvalues=model.eigenvalues)
+    allcv = np.concatenate(cvs)
+    if allcv.shape[1] >= 2:
+        images["fes"] = plots.plot_free_energy(allcv[:, 0], allcv[:, 1], tmp / "free_energy.png", rmsd=rmsd,
+                                               rmsd_unit="nm", labels=("CV 1 (slowest singular function)", "CV 2"))
+    else:
+        log.info("only one CV: free-energy profile along CV 1")
+        images["fes"] = plots.plot_free_energy_1d(allcv[:, 0], tmp / "free_energy.png", rmsd=rmsd,
+                                                  rmsd_unit="nm", label="CV 1 (slowest singular function)")
+    images["cv"] = plots.plot_cv_timeseries(cvs, timestep_ps, tmp / "cv_timeseries.png")
+    metrics = run_dir / "metrics.csv"
+    if metrics.is_file():
+        p = plots.plot_training_curves(metrics, tmp / "training_curves.png")
+        if p is not None:
+            images["training"] = p
+    return images

@@ -17,7 +17,8 @@ import numpy as np
 
 from mdkoop.errors import InputError, ModelFormatError
 from mdkoop.estimation import decompositions as dec
-from mdkoop.estimation.moments import MomentAccumulator, _as_2d
+from mdkoop.estimation.moments import MomentAccumulator, as_2d
+from mdkoop.registry import parse_vamp_r
 
 __all__ = ["LinearKoopmanModel", "vamp_score_from_coefficients"]
 
@@ -47,28 +48,19 @@ def vamp_score_from_coefficients(U: np.ndarray, V: np.ndarray, singular_values: 
     -------
     float
     """
-    key = str(r).lower().replace("vamp", "").replace("-", "")
-    if key == "e":
+    key = parse_vamp_r(r, allow_real=True)
+    if key == "E":
         K = np.diag(singular_values)
         score = np.trace(2.0 * K @ U.T @ cov_0t @ V - K @ U.T @ cov_00 @ U @ K @ V.T @ cov_tt @ V)
         return float(score + 1.0)
+    rr = float(key)
+    # whitening of the functions on these data: L^T (U^T C00 U) L = I on the non-singular part (the singular
+    # values of L_f^T (U^T C0t V) L_g are those of the symmetric inverse square roots' product)
     try:
-        rr = float(key)
-    except ValueError:
-        raise InputError(f"unknown score r={r!r}; use 1, 2 (or any float >= 1) or 'E'.") from None
-    if rr < 1:
-        raise InputError(f"VAMP-r needs r >= 1; got {r!r}.")
-
-    def inv_sqrt(C):
-        s, W = np.linalg.eigh(0.5 * (C + C.T))
-        order = np.argsort(s)[::-1]
-        s, W = s[order], W[:, order]
-        cut = max(epsilon, -s.min() + 1e-16) if s.min() < 0 else epsilon
-        keep = np.abs(s) > cut
-        return (W[:, keep] / np.sqrt(s[keep])) @ W[:, keep].T
-
-    A = inv_sqrt(np.atleast_2d(U.T @ cov_00 @ U))
-    C = inv_sqrt(np.atleast_2d(V.T @ cov_tt @ V))
+        A = dec.inv_sqrt_split(np.atleast_2d(U.T @ cov_00 @ U), epsilon).T
+        C = dec.inv_sqrt_split(np.atleast_2d(V.T @ cov_tt @ V), epsilon)
+    except InputError:  # the functions are constant on these data: only the constant's 1 is left
+        return 1.0
     s = np.linalg.svd(A @ (U.T @ cov_0t @ V) @ C, compute_uv=False)
     return float(np.sum(s ** rr) + 1.0)
 
@@ -271,7 +263,7 @@ class LinearKoopmanModel:
         ndarray (n, k) float64
             Slowest first; the constant is never returned.
         """
-        F = _as_2d(F, "F (learned features)")
+        F = as_2d(F, "F (learned features)")
         if F.shape[1] != self.n_features:
             raise InputError(f"F must have {self.n_features} columns (the learned functions); got {F.shape[1]}.")
         W, b = self.linear_map(kind, k, side)

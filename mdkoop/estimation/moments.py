@@ -14,10 +14,17 @@ import numpy as np
 
 from mdkoop.errors import InputError
 
-__all__ = ["MomentAccumulator"]
+__all__ = ["MomentAccumulator", "as_2d"]
 
 
-def _as_2d(a, name: str) -> np.ndarray:
+def as_2d(a, name: str) -> np.ndarray:
+    """``a`` (array or tensor) as a float64 array of shape (T, k) (1-D -> one column), checked to be finite.
+
+    Raises
+    ------
+    InputError
+        Named by ``name``, for another shape or non-finite values.
+    """
     try:
         import torch
 
@@ -78,7 +85,7 @@ class MomentAccumulator:
         -------
         self
         """
-        x, y = _as_2d(x, "x (instantaneous features)"), _as_2d(y, "y (time-lagged features)")
+        x, y = as_2d(x, "x (instantaneous features)"), as_2d(y, "y (time-lagged features)")
         if x.shape != y.shape:
             raise InputError(f"x and y must have the same shape; got {x.shape} and {y.shape}.")
         if self.k is None:

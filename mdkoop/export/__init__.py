@@ -3,17 +3,8 @@
 Main entry point: :func:`export_model` (``mdkoop export`` on the command line).
 """
 
-from .api import (
-    FORMATS,
-    KINDS,
-    ExportSpec,
-    cv_statistics,
-    export_model,
-    export_spec,
-    parse_cvs,
-    remap_to_topology,
-    spec_from_model,
-)
+from .api import export_model, export_spec, remap_to_topology, spec_from_model
+from .spec import FORMATS, KINDS, ExportSpec, cv_statistics, parse_cvs
 from .torchscript import METADATA_NAME, CVModule, OpenMMCVModule, PlumedCVModule, read_metadata
 
 __all__ = [

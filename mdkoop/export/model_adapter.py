@@ -1,4 +1,4 @@
-"""Turn a fitted :class:`mdkoop.training.model.KoopmanModel` into an :class:`~mdkoop.export.api.ExportSpec`.
+"""Turn a fitted :class:`mdkoop.training.model.KoopmanModel` into an :class:`~mdkoop.export.spec.ExportSpec`.
 
 The only module of :mod:`mdkoop.export` that knows the model's attributes
 (``encoder_f``, ``linear``, ``atoms``, ``extra``); everything else works on the spec.
@@ -14,6 +14,7 @@ from torch import nn
 from ..errors import ConfigError, ModelFormatError
 from ..registry import DESCRIPTOR_ENCODERS, STRUCTURAL_ENCODERS
 from ..utils.logging import get_logger
+from .spec import ExportSpec, check_kind
 from .torchscript import FrameEncoderFeatures, GraphEncoderFeatures
 
 __all__ = ["adapt_model", "training_data_path", "training_topology", "training_residues", "MAX_RANGE_FRAMES"]
@@ -87,9 +88,7 @@ def training_topology(model) -> dict | None:
 
 def adapt_model(model, kind: str | None = None, data=None):
     """Build an :class:`ExportSpec` from a fitted ``KoopmanModel`` (see :func:`mdkoop.export.spec_from_model`)."""
-    from .api import ExportSpec, _check_kind
-
-    kind = _check_kind(kind or "singular")  # KoopmanModel.transform's default kind
+    kind = check_kind(kind or "singular")  # KoopmanModel.transform's default kind
     cfg = getattr(model, "encoder_config", None)
     enc_kind = getattr(cfg, "kind", type(model).__name__)
     structural = enc_kind in STRUCTURAL_ENCODERS or hasattr(getattr(model, "encoder_f", None), "forward_frames")

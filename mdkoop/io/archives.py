@@ -19,9 +19,9 @@ from pathlib import Path, PurePosixPath
 from ..errors import DownloadError
 from ..utils.files import atomic_file
 
-__all__ = ["safe_members", "extract_members"]
+__all__ = ["safe_members", "extract_members", "CHUNK_BYTES"]
 
-_CHUNK = 1 << 20  # bytes copied per read
+CHUNK_BYTES = 1 << 20  # bytes copied per read
 
 
 def _member_is_unsafe(name: str) -> str | None:
@@ -156,6 +156,6 @@ def extract_members(archive: str | os.PathLike, patterns, dest: str | os.PathLik
             t.parent.mkdir(parents=True, exist_ok=True)
             src = ar.open(n) if is_zip else ar.extractfile(n)
             with src, atomic_file(t, "wb") as fh:
-                shutil.copyfileobj(src, fh, _CHUNK)
+                shutil.copyfileobj(src, fh, CHUNK_BYTES)
             out.append(t)
     return out

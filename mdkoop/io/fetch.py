@@ -30,7 +30,7 @@ from pathlib import Path
 from ..errors import DownloadError, MissingFileError, OutputExistsError
 from ..utils.files import atomic_file, file_digest
 from ..utils.logging import get_logger
-from .archives import _CHUNK, extract_members, safe_members
+from .archives import CHUNK_BYTES, extract_members, safe_members
 from .manifests import Manifest, ManifestFile, get_manifest
 
 __all__ = [
@@ -80,7 +80,7 @@ def default_dest(name: str) -> Path:
 
 def file_checksum(path: str | os.PathLike, algorithm: str = "sha256") -> str:
     """Hex digest of a file (``"md5"`` or ``"sha256"``), read in 1 MiB chunks."""
-    return file_digest(path, algorithm, _CHUNK)
+    return file_digest(path, algorithm, CHUNK_BYTES)
 
 
 def verify_file(path: str | os.PathLike, entry: ManifestFile) -> str:
@@ -194,7 +194,7 @@ def download(url: str, path: str | os.PathLike, *, size: int | None = None, prog
                    disable=not progress, leave=False)
         try:
             with open(part, "ab" if resumed else "wb") as fh:
-                while block := resp.read(_CHUNK):
+                while block := resp.read(CHUNK_BYTES):
                     fh.write(block)
                     bar.update(len(block))
         except (OSError, urllib.error.URLError) as exc:

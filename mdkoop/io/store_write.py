@@ -31,12 +31,12 @@ from ..utils.files import (
 from .engines import make_reader
 from .readers import Reader, check_file
 from .trajectory_store import (
-    _META,
-    _NPY_HEADER_BYTES,
-    _TOPOLOGY,
-    _TRAJ_DIR,
     STORE_FORMAT,
     STORE_FORMAT_VERSION,
+    STORE_META,
+    STORE_NPY_HEADER_BYTES,
+    STORE_TOPOLOGY,
+    STORE_TRAJ_DIR,
     TrajectoryStore,
 )
 
@@ -52,7 +52,7 @@ def _npy_header(shape: tuple[int, ...]) -> bytes:
     """A version-1.0 ``.npy`` header for little-endian float32 C-order data, exactly 128 bytes."""
     dims = ", ".join(str(int(s)) for s in shape)
     d = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims + "), }"
-    hlen = _NPY_HEADER_BYTES - 10
+    hlen = STORE_NPY_HEADER_BYTES - 10
     if len(d) >= hlen:
         raise ValueError(f"shape {shape} too large for the fixed npy header")
     return b"\x93NUMPY\x01\x00" + struct.pack("<H", hlen) + (d.ljust(hlen - 1) + "\n").encode("latin1")
@@ -191,7 +191,7 @@ def _write_trajectories(reader: Reader, trajectories: Sequence[Path], out_dir: P
                     f"--timestep PS (the time between saved frames, before striding) or timestep_ps=."
                 )
             raw = float(np.median(np.diff(head_times))) if len(head_times) > 1 else None
-            entries.append({"file": f"{_TRAJ_DIR}/{name}", "tmp": tmp.name, "n_frames": writer.n_frames,
+            entries.append({"file": f"{STORE_TRAJ_DIR}/{name}", "tmp": tmp.name, "n_frames": writer.n_frames,
                             "source": _source_entry(src, (digests or {}).get(src)), "file_timestep_ps": dt, "file_timestep_ps_raw": raw})
             log.info("%s: %d frames", src.name, writer.n_frames)
     except BaseException:
@@ -313,14 +313,14 @@ def prepare(topology, trajectories, out, *, select: str | None = None, stride: i
     temperature = _temperature_entry(paths, temperature_K)  # before any work: a bad --temperature is refused
     reader = make_reader(engine, topology, select)
     with atomic_dir(out, overwrite=overwrite, what="store", kind="store", inputs=inputs) as tmp:
-        tdir = tmp / _TRAJ_DIR
+        tdir = tmp / STORE_TRAJ_DIR
         tdir.mkdir()
         entries, file_dt, first = _write_trajectories(reader, paths, tdir, 0, stride=stride, timestep_ps=timestep_ps,
                                                       chunk_size=chunk_size, progress=progress)
         for e in entries:
             os.rename(tdir / e.pop("tmp"), tmp / e["file"])
         dt, dt_source = _final_timestep(file_dt, timestep_ps, stride)
-        reader.write_pdb(tmp / _TOPOLOGY, first)
+        reader.write_pdb(tmp / STORE_TOPOLOGY, first)
         a = reader.atoms
         from .. import __version__
 
@@ -349,11 +349,11 @@ def prepare(topology, trajectories, out, *, select: str | None = None, stride: i
             "residue_ids": a.residue_ids.tolist(),
             "made_whole": bool(len(a.bonds)),
             **temperature,
-            "topology_file": _TOPOLOGY,
+            "topology_file": STORE_TOPOLOGY,
             "topology": _source_entry(reader.topology),
             "trajectories": entries,
         }
-        (tmp / _META).write_text(json.dumps(meta, indent=1) + "\n")
+        (tmp / STORE_META).write_text(json.dumps(meta, indent=1) + "\n")
     log.info("Wrote store %s: %d trajectories, %d frames, %d atoms, %g ps per frame.",
              out, meta["n_trajectories"], meta["n_frames"], meta["n_atoms"], dt)
     return TrajectoryStore.open(out)
@@ -406,7 +406,7 @@ def append(store, trajectories, *, topology=None, timestep_ps: float | str | Non
             f"The topology {str(top)!r} with selection {m['selection']!r} gives {len(a.indices)} atoms that differ from "
             f"the store's {st.n_atoms} atoms. Append only trajectories of the same system, or prepare a new store."
         )
-    tdir = st.path / _TRAJ_DIR
+    tdir = st.path / STORE_TRAJ_DIR
     entries, file_dt, _ = _write_trajectories(reader, paths, tdir, st.n_trajectories, stride=stride, digests=digests,
                                               timestep_ps=timestep_ps, chunk_size=chunk_size, progress=progress)
     renamed: list[Path] = []
@@ -430,7 +430,7 @@ def append(store, trajectories, *, topology=None, timestep_ps: float | str | Non
         meta["n_trajectories"] = len(meta["trajectories"])
         meta["n_frames"] = int(sum(meta["trajectory_lengths"]))
         meta["modified_utc"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-        with atomic_file(st.path / _META, "w") as fh:
+        with atomic_file(st.path / STORE_META, "w") as fh:
             fh.write(json.dumps(meta, indent=1) + "\n")
     except BaseException:
         for e in entries:

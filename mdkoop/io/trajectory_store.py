@@ -15,14 +15,15 @@ import numpy as np
 
 from ..errors import InputError, MissingFileError
 
-__all__ = ["TrajectoryStore", "STORE_FORMAT", "STORE_FORMAT_VERSION", "validate_store_metadata"]
+__all__ = ["TrajectoryStore", "STORE_FORMAT", "STORE_FORMAT_VERSION", "STORE_META", "STORE_TOPOLOGY", "STORE_TRAJ_DIR",
+           "STORE_NPY_HEADER_BYTES", "validate_store_metadata"]
 
 STORE_FORMAT = "mdkoop-store"
 STORE_FORMAT_VERSION = 1
-_META = "store.json"
-_TOPOLOGY = "topology.pdb"
-_TRAJ_DIR = "trajectories"
-_NPY_HEADER_BYTES = 128  # fixed, so the shape can be filled in once the frame count is known
+STORE_META = "store.json"
+STORE_TOPOLOGY = "topology.pdb"
+STORE_TRAJ_DIR = "trajectories"
+STORE_NPY_HEADER_BYTES = 128  # fixed, so the shape can be filled in once the frame count is known
 
 
 # --------------------------------------------------------------------------- schema
@@ -146,7 +147,7 @@ class TrajectoryStore:
         self.elements = list(m.get("elements", []))
         self.selection = m["selection"]
         self.engine = m.get("engine")
-        self.topology_path = self.path / m.get("topology_file", _TOPOLOGY)
+        self.topology_path = self.path / m.get("topology_file", STORE_TOPOLOGY)
         self._mm: list[np.ndarray | None] = [None] * self.n_trajectories
 
     # -- opening -------------------------------------------------------------
@@ -162,7 +163,7 @@ class TrajectoryStore:
             ``store.json`` is unreadable, of another format, or disagrees with the data files.
         """
         path = Path(path)
-        meta_path = path / _META
+        meta_path = path / STORE_META
         if path.exists() and not path.is_dir():
             raise InputError(f"{str(path)!r} is a file, not a store directory. Give the directory that "
                              "`mdkoop prepare` created.")
@@ -170,7 +171,7 @@ class TrajectoryStore:
             raise MissingFileError(f"The store {str(path)!r} does not exist. Create it with `mdkoop prepare`.")
         if not meta_path.is_file():
             raise MissingFileError(
-                f"{str(path)!r} is not an mdkoop store (no {_META}). Create one with `mdkoop prepare`."
+                f"{str(path)!r} is not an mdkoop store (no {STORE_META}). Create one with `mdkoop prepare`."
             )
         try:
             meta = json.loads(meta_path.read_text())
@@ -182,7 +183,7 @@ class TrajectoryStore:
             f = path / t["file"]
             if not f.is_file():
                 raise InputError(f"The store {str(path)!r} is missing its data file {t['file']!r}; prepare it again.")
-            expected = _NPY_HEADER_BYTES + int(t["n_frames"]) * store.n_atoms * 12
+            expected = STORE_NPY_HEADER_BYTES + int(t["n_frames"]) * store.n_atoms * 12
             if f.stat().st_size != expected:
                 raise InputError(
                     f"The data file {str(f)!r} of trajectory {i} has {f.stat().st_size} bytes, expected {expected}. "

@@ -160,7 +160,7 @@ class SchNetEncoder(nn.Module):
         Cutoff in nm, used both for the radius graph and the cosine cutoff.
     head_hidden : sequence of int, default (64,)
         Hidden sizes of the per-atom head.
-    pooling : {"mean", "sum"}
+    pooling : {"mean", "sum", "attention"}
         Pooling over the atoms of a frame.
     normalization : {"none", "layernorm"}
         Per-atom normalisation of the head outputs (see the module docstring).
@@ -245,6 +245,9 @@ class SchNetEncoder(nn.Module):
         self.head = AtomwiseHead(n_atom_basis, self.n_out, head_hidden)
         self.norm = nn.LayerNorm(self.n_out) if normalization == "layernorm" else nn.Identity()
         self._mean = pooling == "mean"
+        self._attention = pooling == "attention"
+        # attention readout: a learned score per atom, softmax over the atoms of a frame, weighted sum
+        self.gate = nn.Linear(n_atom_basis, 1) if self._attention else nn.Identity()
         # Output normalisation: BatchNorm over the frames of a batch, with a learned scale (see
         # set_output_standardization and the module docstring); identity when standardize_output is False.
         self.standardize_output = bool(standardize_output)
@@ -317,8 +320,15 @@ class SchNetEncoder(nn.Module):
 
     def atom_features(self, z: Tensor, pos: Tensor, edge_index: Tensor) -> Tensor:
         """Per-atom head outputs after normalisation, (N, n_out)."""
+        return self._atom_outputs(z, pos, edge_index)[0]
+
+    def _atom_outputs(self, z: Tensor, pos: Tensor, edge_index: Tensor) -> tuple[Tensor, Tensor]:
+        """Per-atom head outputs (N, n_out) and attention scores (N,) (zeros without attention pooling)."""
         h = self.representation(z, pos, edge_index)
-        return self.norm(self.head(h))
+        out = self.norm(self.head(h))
+        if self._attention:
+            return out, self.gate(h).squeeze(-1)
+        return out, torch.zeros(h.shape[0], dtype=h.dtype, device=h.device)
 
     def forward(self, z: Tensor, pos: Tensor, batch: Tensor, edge_index: Tensor, num_graphs: int) -> Tensor:
         """Learned functions of a flat graph batch.
@@ -337,7 +347,13 @@ class SchNetEncoder(nn.Module):
         -------
         Tensor, shape (num_graphs, n_out), dtype of ``pos``
         """
-        h = self.atom_features(z, pos, edge_index)
+        h, score = self._atom_outputs(z, pos, edge_index)
+        if self._attention:  # softmax of the scores over the atoms of each graph
+            top = torch.full((num_graphs,), -1e30, dtype=h.dtype, device=h.device).scatter_reduce(
+                0, batch, score, reduce="amax", include_self=True)
+            w = torch.exp(score - top[batch])
+            norm = torch.zeros(num_graphs, dtype=h.dtype, device=h.device).index_add(0, batch, w)
+            h = h * (w / norm[batch]).unsqueeze(1)
         out = torch.zeros(num_graphs, h.shape[1], dtype=h.dtype, device=h.device).index_add(0, batch, h)
         if self._mean:
             counts = torch.zeros(num_graphs, dtype=h.dtype, device=h.device).index_add(
@@ -371,8 +387,14 @@ class SchNetEncoder(nn.Module):
         n = self.n_atoms
         edge_index = radius_graph(pos, self.cutoff)
         z = self.z.repeat(B)
-        h = self.atom_features(z, pos.reshape(B * n, 3), edge_index).reshape(B, n, self.n_out)
-        pooled = h.mean(dim=1) if self._mean else h.sum(dim=1)
+        h, score = self._atom_outputs(z, pos.reshape(B * n, 3), edge_index)
+        h = h.reshape(B, n, self.n_out)
+        if self._attention:
+            pooled = (h * torch.softmax(score.reshape(B, n), dim=1).unsqueeze(2)).sum(dim=1)
+        elif self._mean:
+            pooled = h.mean(dim=1)
+        else:
+            pooled = h.sum(dim=1)
         return self.out_norm(pooled)
 
 

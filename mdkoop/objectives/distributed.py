@@ -63,7 +63,7 @@ def all_reduce_sums(sums: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     Parameters
     ----------
     sums : dict of str -> torch.Tensor
-        E.g. the output of :func:`mdkoop.objectives.functional.moment_sums`.
+        E.g. the output of :func:`mdkoop.objectives.moments.moment_sums`.
         All tensors must share dtype and device.
 
     Returns

@@ -226,6 +226,46 @@ def simulate(
     ------
     ConfigError, OutputExistsError, DeviceError, DependencyError
     """
+    _check_options(system, temperature, atoms, cutoff_nm, equilibrate_ps, threads)
+    n_steps, interval = plan_steps(ns, save_every_ps)
+    out = check_output_dir(out, overwrite, "simulation directory", kind="simulation")
+    if seed is None:
+        seed = int(np.random.SeedSequence().generate_state(1)[0] % (2**31 - 1))
+    seed = int(seed)
+    if not 0 <= seed < 2**31:
+        raise ConfigError(f"--seed must be in [0, 2**31), got {seed}.")
+    openmm, app, unit = _import_openmm()
+    plat, props = _make_platform(platform, threads)
+
+    sim, topology = _make_simulation(system, temperature, cutoff_nm, equilibrate_ps, seed, plat, props, platform)
+
+    elements = [a.element.symbol if a.element is not None else "X" for a in topology.atoms()]
+    subset = heavy_atom_indices(elements) if atoms == "heavy" else np.arange(len(elements), dtype=np.int64)
+    with atomic_dir(out, overwrite=overwrite, what="simulation directory", kind="simulation") as tmp:
+        xtc_path = tmp / "trajectory.xtc"
+        sim.currentStep = 0
+        reporter = app.XTCReporter(str(xtc_path), interval, atomSubset=None if atoms == "all" else [int(i) for i in subset])
+        sim.reporters.append(reporter)
+        wall, ns_per_day = _run_with_progress(sim, n_steps, interval, progress)
+        sim.reporters.clear()
+        del reporter
+        # Topology of the saved atoms, at the final state.
+        state = sim.context.getState(getPositions=True)
+        pos = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
+        _write_topology(app, unit, topology, pos, subset, tmp / "topology.pdb")
+        meta = _metadata(openmm, system, cutoff_nm, temperature, seed, equilibrate_ps, n_steps, interval, atoms,
+                         subset, len(elements), platform, props, wall, ns_per_day,
+                         command if command is not None else _python_call(system, ns, temperature, out, seed,
+                                                                          save_every_ps, platform, atoms))
+        with open(tmp / "metadata.json", "w") as fh:
+            json.dump(meta, fh, indent=2)
+            fh.write("\n")
+    log.info("wrote %s: %d frames, %.3f ns at %.1f ns/day", out, meta["n_frames"], meta["length_ns"], ns_per_day)
+    return SimulationResult(out=Path(out), topology=Path(out) / "topology.pdb", trajectory=Path(out) / "trajectory.xtc", metadata=meta)
+
+
+def _check_options(system, temperature, atoms, cutoff_nm, equilibrate_ps, threads) -> None:
+    """Refuse bad :func:`simulate` options before OpenMM starts."""
     if system not in SYSTEMS:
         raise ConfigError(f"Unknown system {system!r}; choose one of: {', '.join(SYSTEMS)}.")
     if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and 200.0 <= temperature <= 800.0):
@@ -238,16 +278,11 @@ def simulate(
         raise ConfigError(f"--equilibrate must be >= 0 ps, got {equilibrate_ps!r}.")
     if threads is not None and int(threads) < 1:
         raise ConfigError(f"--threads must be >= 1, got {threads!r}.")
-    n_steps, interval = plan_steps(ns, save_every_ps)
-    out = check_output_dir(out, overwrite, "simulation directory", kind="simulation")
-    if seed is None:
-        seed = int(np.random.SeedSequence().generate_state(1)[0] % (2**31 - 1))
-    seed = int(seed)
-    if not 0 <= seed < 2**31:
-        raise ConfigError(f"--seed must be in [0, 2**31), got {seed}.")
-    openmm, app, unit = _import_openmm()
-    plat, props = _make_platform(platform, threads)
 
+
+def _make_simulation(system, temperature, cutoff_nm, equilibrate_ps, seed, plat, props, platform):
+    """``(simulation, topology)``: the force field, a minimised and equilibrated context at ``temperature``."""
+    openmm, app, unit = _import_openmm()
     forcefield = app.ForceField(*FORCE_FIELD)
     topology, positions = _starting_structure(system, forcefield)
     method = app.NoCutoff if cutoff_nm is None else app.CutoffNonPeriodic
@@ -269,66 +304,52 @@ def simulate(
     if n_eq:
         log.info("equilibrating %.1f ps at %.1f K", equilibrate_ps, temperature)
         sim.step(n_eq)
+    return sim, topology
 
-    elements = [a.element.symbol if a.element is not None else "X" for a in topology.atoms()]
-    subset = heavy_atom_indices(elements) if atoms == "heavy" else np.arange(len(elements), dtype=np.int64)
-    with atomic_dir(out, overwrite=overwrite, what="simulation directory", kind="simulation") as tmp:
-        xtc_path = tmp / "trajectory.xtc"
-        sim.currentStep = 0
-        reporter = app.XTCReporter(str(xtc_path), interval, atomSubset=None if atoms == "all" else [int(i) for i in subset])
-        sim.reporters.append(reporter)
-        wall, ns_per_day = _run_with_progress(sim, n_steps, interval, progress)
-        sim.reporters.clear()
-        del reporter
-        # Topology of the saved atoms, at the final state.
-        state = sim.context.getState(getPositions=True)
-        pos = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
-        _write_topology(app, unit, topology, pos, subset, tmp / "topology.pdb")
-        meta = {
-            "mdkoop_format": "simulation/1",
-            "system": system,
-            "description": SYSTEMS[system],
-            "engine": "OpenMM",
-            "openmm_version": openmm.__version__,
-            "force_field": FORCE_FIELD[0],
-            "implicit_solvent": FORCE_FIELD[1],
-            "nonbonded_method": "NoCutoff" if cutoff_nm is None else "CutoffNonPeriodic",
-            "cutoff_nm": cutoff_nm,
-            "constraints": "HBonds",
-            "hydrogen_mass_amu": HYDROGEN_MASS_AMU,
-            "hydrogen_mass_repartitioning": True,
-            "integrator": "LangevinMiddleIntegrator",
-            "friction_per_ps": FRICTION_PER_PS,
-            "timestep_ps": TIMESTEP_PS,
-            "temperature_K": float(temperature),
-            "seed": seed,
-            "minimisation": "LocalEnergyMinimizer, at most 2000 iterations",
-            "equilibration_ps": float(equilibrate_ps),
-            "n_steps": int(n_steps),
-            "length_ns": n_steps * TIMESTEP_PS / 1000.0,
-            "save_every_ps": interval * TIMESTEP_PS,
-            "frame_spacing_ps": interval * TIMESTEP_PS,
-            "n_frames": int(n_steps // interval),
-            "atoms_saved": atoms,
-            "n_atoms_saved": int(len(subset)),
-            "n_atoms_simulated": int(len(elements)),
-            "atom_indices_saved": subset.tolist(),
-            "platform": platform,
-            "platform_properties": props,
-            "wall_time_s": round(wall, 2),
-            "ns_per_day": round(ns_per_day, 2),
-            "units": {"positions": "nm", "time": "ps"},
-            "command": command if command is not None else _python_call(system, ns, temperature, out, seed, save_every_ps, platform, atoms),
-            "python": sys.version.split()[0],
-            "host": _platform.platform(),
-            "starting_structure": "mdkoop/resources/cln025.pdb (noegroup/aggforce, Apache-2.0)" if system == "cln025" else "built by mdkoop.simulation.structures.build_alanine_dipeptide (phi -75, psi 145)",
-            "files": {"topology": "topology.pdb", "trajectory": "trajectory.xtc"},
-        }
-        with open(tmp / "metadata.json", "w") as fh:
-            json.dump(meta, fh, indent=2)
-            fh.write("\n")
-    log.info("wrote %s: %d frames, %.3f ns at %.1f ns/day", out, meta["n_frames"], meta["length_ns"], ns_per_day)
-    return SimulationResult(out=Path(out), topology=Path(out) / "topology.pdb", trajectory=Path(out) / "trajectory.xtc", metadata=meta)
+
+def _metadata(openmm, system, cutoff_nm, temperature, seed, equilibrate_ps, n_steps, interval, atoms, subset,
+              n_atoms, platform, props, wall, ns_per_day, command) -> dict:
+    """The contents of a run's ``metadata.json``: the physics, the run and where it came from."""
+    return {
+        "mdkoop_format": "simulation/1",
+        "system": system,
+        "description": SYSTEMS[system],
+        "engine": "OpenMM",
+        "openmm_version": openmm.__version__,
+        "force_field": FORCE_FIELD[0],
+        "implicit_solvent": FORCE_FIELD[1],
+        "nonbonded_method": "NoCutoff" if cutoff_nm is None else "CutoffNonPeriodic",
+        "cutoff_nm": cutoff_nm,
+        "constraints": "HBonds",
+        "hydrogen_mass_amu": HYDROGEN_MASS_AMU,
+        "hydrogen_mass_repartitioning": True,
+        "integrator": "LangevinMiddleIntegrator",
+        "friction_per_ps": FRICTION_PER_PS,
+        "timestep_ps": TIMESTEP_PS,
+        "temperature_K": float(temperature),
+        "seed": seed,
+        "minimisation": "LocalEnergyMinimizer, at most 2000 iterations",
+        "equilibration_ps": float(equilibrate_ps),
+        "n_steps": int(n_steps),
+        "length_ns": n_steps * TIMESTEP_PS / 1000.0,
+        "save_every_ps": interval * TIMESTEP_PS,
+        "frame_spacing_ps": interval * TIMESTEP_PS,
+        "n_frames": int(n_steps // interval),
+        "atoms_saved": atoms,
+        "n_atoms_saved": int(len(subset)),
+        "n_atoms_simulated": int(n_atoms),
+        "atom_indices_saved": subset.tolist(),
+        "platform": platform,
+        "platform_properties": props,
+        "wall_time_s": round(wall, 2),
+        "ns_per_day": round(ns_per_day, 2),
+        "units": {"positions": "nm", "time": "ps"},
+        "command": command,
+        "python": sys.version.split()[0],
+        "host": _platform.platform(),
+        "starting_structure": "mdkoop/resources/cln025.pdb (noegroup/aggforce, Apache-2.0)" if system == "cln025" else "built by mdkoop.simulation.structures.build_alanine_dipeptide (phi -75, psi 145)",
+        "files": {"topology": "topology.pdb", "trajectory": "trajectory.xtc"},
+    }
 
 
 def _python_call(system, ns, temperature, out, seed, save_every_ps, platform, atoms) -> str:

@@ -131,8 +131,9 @@ class EncoderConfig(_JSONMixin):
         SchNet width, number of interaction blocks, number of Gaussian radial basis functions.
     cutoff : float
         SchNet cosine cutoff in nm (0.6 nm = the paper's 6 Angstrom).
-    pooling : {"mean", "sum"}
-        Readout pooling over atoms.
+    pooling : {"mean", "sum", "attention"}
+        Readout over the atoms of a frame: the mean or the sum of the per-atom outputs, or ``"attention"``: their
+        sum weighted by a softmax over the atoms of a learned score per atom.
     implementation : {"lean", "schnetpack"}
         The lean fused SchNet (default) or schnetpack's reference module.
     lobes : {"shared", "separate"}

@@ -29,6 +29,7 @@ import torch
 
 from ..errors import TrainingError
 from ..nn.encoders import apply_encoder, encode_pair
+from ..objectives.moments import add_constant, moment_sums
 from ..utils.logging import get_logger
 from .config import TrainConfig
 
@@ -71,10 +72,8 @@ class MomentSums:
 
     def update(self, f: torch.Tensor, g: torch.Tensor) -> None:
         """Add a batch: ``f``, ``g`` of shape (B, k - 1)."""
-        ones = torch.ones(f.shape[0], 1, dtype=torch.float64, device=f.device)
-        a = torch.cat([ones, f.detach().double()], 1)
-        b = torch.cat([ones, g.detach().double()], 1)
-        s = [(a.T @ a).cpu().numpy(), (a.T @ b).cpu().numpy(), (b.T @ b).cpu().numpy()]
+        sums = moment_sums(add_constant(f.detach().double()), add_constant(g.detach().double()))
+        s = [sums[k].cpu().numpy() for k in ("Sf", "ST", "Sg")]
         if self.s00 is None:
             self.s00, self.s0t, self.stt = s
         else:

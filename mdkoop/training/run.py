@@ -113,49 +113,14 @@ def train_and_estimate(plan: FitPlan, workdir: Path, ctl: RunControl, custom=Non
 
 def _train_and_estimate_quiet(plan: FitPlan, workdir: Path, ctl: RunControl, custom) -> KoopmanModel | None:
     import pytorch_lightning as pl
-    from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
-    from pytorch_lightning.loggers import CSVLogger
 
     from ..objectives.losses import make_loss
-    from .lightning import (
-        ConvergenceMonitor,
-        EpochLog,
-        KoopmanLitModule,
-        ProgressBar,
-        ResumableLoader,
-        ThroughputCallback,
-    )
+    from .lightning import KoopmanLitModule, ResumableLoader
 
-    cfg = plan.config
-    tc, ec = cfg.train, cfg.encoder
+    tc = plan.config.train
     pl.seed_everything(tc.seed, workers=True, verbose=False)
-    n_out = tc.n_modes - 1
-    if ec.kind == "custom":
-        import copy
-
-        enc_f = copy.deepcopy(custom)
-        enc_g = copy.deepcopy(custom) if ec.lobes == "separate" else None
-    else:
-        z = None if plan.atoms is None else plan.atoms["atomic_numbers"]
-        enc_f = build_encoder(ec, n_out, z)
-        enc_g = build_encoder(ec, n_out, z) if ec.lobes == "separate" else None
-        if ec.kind == "mlp":  # standardise the inputs with the training data's mean/std
-            allx = np.concatenate(plan.source)
-            for enc in (enc_f, enc_g):
-                if enc is not None:
-                    enc.set_standardization(allx)
-        if ec.kind in DESCRIPTOR_ENCODERS:  # standardise the descriptors with training frames' mean/std
-            frames = _standardization_frames(plan)
-            for enc in (enc_f, enc_g):
-                if enc is not None:
-                    enc.set_standardization(frames)
-        if ec.kind == "schnet" and ec.standardize_output:
-            frames = _standardization_frames(plan)
-            for enc in (enc_f, enc_g):
-                if enc is not None:
-                    enc.set_output_standardization(frames)
-    loss_kw = {"nesting": tc.nesting} if tc.loss == "lora" else {}
-    loss = make_loss(tc.loss, **loss_kw)
+    enc_f, enc_g = _initial_encoders(plan, custom)
+    loss = make_loss(tc.loss, **({"nesting": tc.nesting} if tc.loss == "lora" else {}))
     ckpt_dir = workdir / "checkpoints"
     train_loader = ResumableLoader(_make_loader(plan.source, plan.train_pairs, tc.batch_size, True, tc.seed, True))
     module = KoopmanLitModule(enc_f, enc_g, loss, tc, ckpt_dir=str(ckpt_dir), steps_per_epoch=len(train_loader))
@@ -163,28 +128,72 @@ def _train_and_estimate_quiet(plan: FitPlan, workdir: Path, ctl: RunControl, cus
     if plan.val_pairs is not None:  # sharded like the training batches; the moment sums are all-reduced
         val_loader = ResumableLoader(_make_loader(plan.source, plan.val_pairs, max(tc.batch_size, 256), False,
                                                   tc.seed, False), resumable=False)
+    callbacks, monitor, best_ckpt = _callbacks(tc, ctl, ckpt_dir, val_loader is not None)
+    if plan.resume_ckpt is not None:
+        set_aside_for_resume(workdir)  # Lightning's CSV logger starts afresh: keep the steps logged so far
+    trainer = _trainer(plan, workdir, callbacks, ctl.progress, val_loader is not None)
+    for loader in (train_loader, val_loader):
+        if loader is not None:
+            loader.trainer = trainer
+    _fit_interruptible(trainer, module, train_loader, val_loader, plan)
+    if trainer.global_rank != 0:
+        return None  # only rank 0 estimates and writes
+    return _estimated_model(module, plan, ckpt_dir, _training_record(trainer, monitor, tc), best_ckpt)
 
-    has_val = val_loader is not None
+
+def _initial_encoders(plan: FitPlan, custom):
+    """The untrained lobes ``(f, g or None)``, with their standardisations set from the training data."""
+    ec, n_out = plan.config.encoder, plan.config.train.n_modes - 1
+    if ec.kind == "custom":
+        import copy
+
+        return copy.deepcopy(custom), copy.deepcopy(custom) if ec.lobes == "separate" else None
+    z = None if plan.atoms is None else plan.atoms["atomic_numbers"]
+    encs = [build_encoder(ec, n_out, z) for _ in range(2 if ec.lobes == "separate" else 1)]
+    if ec.kind == "mlp":  # the inputs, with the training data's mean/std
+        allx = np.concatenate(plan.source)
+        for enc in encs:
+            enc.set_standardization(allx)
+    elif ec.kind in DESCRIPTOR_ENCODERS:  # the descriptors, with training frames' mean/std
+        frames = _standardization_frames(plan)
+        for enc in encs:
+            enc.set_standardization(frames)
+    elif ec.kind == "schnet" and ec.standardize_output:
+        frames = _standardization_frames(plan)
+        for enc in encs:
+            enc.set_output_standardization(frames)
+    return encs[0], encs[1] if len(encs) > 1 else None
+
+
+def _callbacks(tc: TrainConfig, ctl: RunControl, ckpt_dir: Path, has_val: bool):
+    """``(callbacks, convergence monitor or None, best-checkpoint callback or None)`` of a fit."""
+    from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+
+    from .lightning import ConvergenceMonitor, EpochLog, ProgressBar, ThroughputCallback
+
     step_ckpt = ModelCheckpoint(dirpath=ckpt_dir, filename="step-{step}", every_n_train_steps=tc.checkpoint_every,
                                 save_top_k=0, save_last=True, enable_version_counter=False)
     callbacks = [step_ckpt, ThroughputCallback(), *ctl.callbacks]
-    monitor = None
+    monitor = best_ckpt = None
     if tc.schedule == "converge":
         monitor = ConvergenceMonitor(patience=tc.plateau_patience, tol=tc.tol)
         callbacks.append(monitor)
-    best_ckpt = None
     if has_val:
         best_ckpt = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_vampe", mode="max", save_top_k=1,
                                     enable_version_counter=False)
         callbacks.append(best_ckpt)
         if tc.patience > 0:
             callbacks.append(EarlyStopping(monitor="val_vampe", mode="max", patience=tc.patience))
-    if ctl.progress:
-        callbacks.append(ProgressBar(refresh_rate=1))
-    else:
-        callbacks.append(EpochLog(tc.epochs))
-    if plan.resume_ckpt is not None:
-        set_aside_for_resume(workdir)  # Lightning's CSV logger starts afresh: keep the steps logged so far
+    callbacks.append(ProgressBar(refresh_rate=1) if ctl.progress else EpochLog(tc.epochs))
+    return callbacks, monitor, best_ckpt
+
+
+def _trainer(plan: FitPlan, workdir: Path, callbacks: list, progress: bool, has_val: bool):
+    """The Lightning trainer: CSV (and TensorBoard, when installed) logs in ``workdir/logs``."""
+    import pytorch_lightning as pl
+    from pytorch_lightning.loggers import CSVLogger
+
+    tc = plan.config.train
     loggers = [CSVLogger(str(workdir), name="logs", version="")]
     try:
         import tensorboard  # noqa: F401
@@ -193,36 +202,23 @@ def _train_and_estimate_quiet(plan: FitPlan, workdir: Path, ctl: RunControl, cus
         loggers.append(TensorBoardLogger(str(workdir), name="logs", version="tensorboard"))
     except ImportError:
         pass
-    world = tc.devices * tc.num_nodes
-    trainer = pl.Trainer(
-        accelerator=plan.accelerator,
-        devices=tc.devices,
-        num_nodes=tc.num_nodes,
-        strategy="ddp" if world > 1 else "auto",
-        precision=tc.precision if tc.precision != "32" else "32-true",
-        max_epochs=tc.epochs,
-        gradient_clip_val=tc.grad_clip if tc.grad_clip > 0 else None,
-        callbacks=callbacks,
-        logger=loggers,
-        default_root_dir=str(workdir),
-        deterministic=plan.accelerator == "cpu",
-        enable_progress_bar=bool(ctl.progress),
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        log_every_n_steps=1,
-        limit_val_batches=1.0 if has_val else 0,
-        use_distributed_sampler=False,
+    return pl.Trainer(
+        accelerator=plan.accelerator, devices=tc.devices, num_nodes=tc.num_nodes,
+        strategy="ddp" if tc.devices * tc.num_nodes > 1 else "auto",
+        precision=tc.precision if tc.precision != "32" else "32-true", max_epochs=tc.epochs,
+        gradient_clip_val=tc.grad_clip if tc.grad_clip > 0 else None, callbacks=callbacks, logger=loggers,
+        default_root_dir=str(workdir), deterministic=plan.accelerator == "cpu", enable_progress_bar=bool(progress),
+        enable_model_summary=False, num_sanity_val_steps=0, log_every_n_steps=1,
+        limit_val_batches=1.0 if has_val else 0, use_distributed_sampler=False,
     )
-    train_loader.trainer = trainer
-    if val_loader is not None:
-        val_loader.trainer = trainer
-    _fit_interruptible(trainer, module, train_loader, val_loader, plan)
+
+
+def _estimated_model(module, plan: FitPlan, ckpt_dir: Path, training: dict, best_ckpt) -> KoopmanModel:
+    """The float64 linear model on the trained lobes (the best checkpoint's, when validation can judge)."""
+    cfg, tc, ec = plan.config, plan.config.train, plan.config.encoder
     val_history = list(module.val_history)
-    if trainer.global_rank != 0:
-        return None  # only rank 0 estimates and writes
     module.cpu().eval()
     linear = _estimate_or_raise(module, plan, tc, ckpt_dir)
-    training = _training_record(trainer, monitor, tc)
     validation = validation_record(plan, linear, best_ckpt)
     if validation["selects_checkpoint"]:
         state = torch.load(best_ckpt.best_model_path, map_location="cpu", weights_only=True)["state_dict"]

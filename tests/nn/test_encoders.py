@@ -257,3 +257,29 @@ def test_output_standardization_is_batchnorm_on_pooled_outputs_and_travels_with_
         enc.set_output_standardization(frames[:1])
     with pytest.raises(ConfigError, match="standardize_output=False"):
         plain.set_output_standardization(frames)
+
+
+def test_attention_readout_graph_and_frame_paths_agree_and_are_invariant():
+    """Attention pooling: the graph batch and the dense frames give the same outputs; rigid motions do not
+    change them; TorchScript keeps them; a frame's output does not depend on the other frames of its batch."""
+    import warnings
+
+    from mdkoop.data.graphs import radius_graph
+    from mdkoop.nn.testing import assert_invariant
+
+    torch.manual_seed(0)
+    z = torch.tensor([6, 7, 8, 6, 6, 1, 1, 8])
+    enc = SchNetEncoder(3, z, pooling="attention", n_atom_basis=16, n_interactions=2).eval()
+    x = torch.randn(5, 8, 3) * 0.3
+    frames = enc.forward_frames(x)
+    batch = torch.arange(5).repeat_interleave(8)
+    graphs = enc(z.repeat(5), x.reshape(40, 3), batch, radius_graph(x, enc.cutoff), 5)
+    assert torch.allclose(frames, graphs, atol=1e-6)
+    assert_invariant(enc, x, atol=1e-5)
+    assert torch.allclose(enc.forward_frames(x[2:3]), frames[2:3], atol=1e-6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        assert torch.allclose(torch.jit.script(enc).forward_frames(x), frames, atol=1e-6)
+    # the readout is a convex combination of the per-atom outputs: within their range, frame by frame
+    h = enc.atom_features(z.repeat(5), x.reshape(40, 3), radius_graph(x, enc.cutoff)).reshape(5, 8, 3)
+    assert bool((frames <= h.max(1).values + 1e-6).all() and (frames >= h.min(1).values - 1e-6).all())

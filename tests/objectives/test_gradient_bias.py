@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from mdkoop.objectives import functional as F
+from mdkoop.objectives import lora
 
 
 def _data(n=4096, seed=0):
@@ -18,7 +18,7 @@ def _grad(theta, x, y, unbiased, nesting="joint"):
     theta = theta.clone().requires_grad_(True)
     f = torch.tanh(x @ theta[:, :2]) + 0.3 * x @ theta[:, 2:]
     g = torch.tanh(y @ theta[:, :2]) + 0.3 * y @ theta[:, 2:]
-    F.lora_loss(f, g, nesting=nesting, unbiased=unbiased).backward()
+    lora.lora_loss(f, g, nesting=nesting, unbiased=unbiased).backward()
     return theta.grad
 
 

@@ -20,7 +20,7 @@ from mdkoop.nn.mlp import MLPEncoder
 from mdkoop.systems.logistic_map import exact_eigenvalues, exact_singular_values
 from mdkoop.systems.logistic_map import fourier_features as _embed
 from mdkoop.systems.logistic_map import sample_pairs as sample
-from tests.objectives._fit import features, fit_pairs
+from mdkoop.testing import features, fit_pairs
 
 
 def _as_points(z):

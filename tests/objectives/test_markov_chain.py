@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from mdkoop.objectives import functional as F
+from mdkoop.objectives import lora, moments
 
 N_STATES, N_LEARNED = 6, 3
 
@@ -48,21 +48,21 @@ def test_closed_form_minimiser_gives_minus_sum_sigma_squared(nesting):
     A = (U[:, 1:N_LEARNED + 1] * np.sqrt(s[1:N_LEARNED + 1])) / np.sqrt(c["rho0"])[:, None]
     B = (V[:, 1:N_LEARNED + 1] * np.sqrt(s[1:N_LEARNED + 1])) / np.sqrt(c["rho1"])[:, None]
     f, g = c["X"] @ torch.as_tensor(A), c["Y"] @ torch.as_tensor(B)
-    m = F.nesting_weights(N_LEARNED + 1).numpy()[1:] if nesting == "joint" else np.ones(N_LEARNED)
+    m = moments.nesting_weights(N_LEARNED + 1).numpy()[1:] if nesting == "joint" else np.ones(N_LEARNED)
     expected = -np.sum(m * s[1:N_LEARNED + 1] ** 2)
-    loss = F.lora_loss(f, g, nesting=nesting, unbiased=False, weights=c["w"])
+    loss = lora.lora_loss(f, g, nesting=nesting, unbiased=False, weights=c["w"])
     assert abs(loss.item() - expected) < 1e-6
     # a stationary point: zero gradient w.r.t. the coefficients
     At = torch.as_tensor(A).requires_grad_(True)
     Bt = torch.as_tensor(B).requires_grad_(True)
-    F.lora_loss(c["X"] @ At, c["Y"] @ Bt, nesting=nesting, unbiased=False, weights=c["w"]).backward()
+    lora.lora_loss(c["X"] @ At, c["Y"] @ Bt, nesting=nesting, unbiased=False, weights=c["w"]).backward()
     assert At.grad.abs().max() < 1e-8 and Bt.grad.abs().max() < 1e-8
     # and a minimum: random perturbations increase the loss
     gen = torch.Generator().manual_seed(0)
     for _ in range(5):
         dA = 1e-2 * torch.randn(A.shape, generator=gen, dtype=torch.float64)
         dB = 1e-2 * torch.randn(B.shape, generator=gen, dtype=torch.float64)
-        pert = F.lora_loss(c["X"] @ (At.detach() + dA), c["Y"] @ (Bt.detach() + dB), nesting=nesting,
+        pert = lora.lora_loss(c["X"] @ (At.detach() + dA), c["Y"] @ (Bt.detach() + dB), nesting=nesting,
                            unbiased=False, weights=c["w"])
         assert pert.item() > loss.item()
 
@@ -75,7 +75,7 @@ def _descend(c, nesting, steps=3000, lr=0.05, seed=0):
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1000, gamma=0.3)
     for _ in range(steps):
         opt.zero_grad()
-        F.lora_loss(c["X"] @ A, c["Y"] @ B, nesting=nesting, unbiased=False, weights=c["w"]).backward()
+        lora.lora_loss(c["X"] @ A, c["Y"] @ B, nesting=nesting, unbiased=False, weights=c["w"]).backward()
         opt.step()
         sched.step()
     return (c["X"] @ A).detach(), (c["Y"] @ B).detach()
@@ -86,7 +86,7 @@ def test_gradient_descent_recovers_ordered_singular_values(nesting):
     """Known answers 1 (to 1e-3 by gradient descent) and 2 (nesting orders the modes)."""
     c = _chain()
     f, g = _descend(c, nesting)
-    Mf, Mg, T = F.second_moments(f, g, c["w"])
+    Mf, Mg, T = moments.second_moments(f, g, c["w"])
     learned = torch.diagonal(T).sqrt().numpy()  # T_ii = sigma_i E[u_i v_i] = sigma_i^2 at f_i = sqrt(sigma_i) u_i
     exact = c["s"][1:N_LEARNED + 1]
     np.testing.assert_allclose(learned, exact, atol=1e-3)
@@ -103,7 +103,7 @@ def test_gradient_descent_recovers_ordered_singular_values(nesting):
 def test_gradient_descent_without_nesting_finds_the_subspace_only():
     c = _chain()
     f, g = _descend(c, "none")
-    Mf, Mg, T = F.second_moments(F.add_constant(f), F.add_constant(g), c["w"])
+    Mf, Mg, T = moments.second_moments(moments.add_constant(f), moments.add_constant(g), c["w"])
     # singular values of the learned rank-k operator: CCA of the learned functions
     Lf = torch.linalg.cholesky(Mf)
     Lg = torch.linalg.cholesky(Mg)

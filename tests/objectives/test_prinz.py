@@ -14,7 +14,7 @@ import torch
 from mdkoop.nn.mlp import MLPEncoder
 from mdkoop.systems import prinz
 from mdkoop.systems.prinz import DT_FRAME, generator_eigenvalues
-from tests.objectives._fit import fit_pairs, linear_model
+from mdkoop.testing import fit_pairs, linear_model
 
 EXACT = prinz.PAPER_EIGENVALUES  # 0, -1.199, -7.889, -15.36, -82.08
 LAG = 10  # frames -> tau = 0.05

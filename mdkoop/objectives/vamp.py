@@ -1,27 +1,21 @@
-"""VAMP and DPNet baseline objectives (pure torch), computed from the moment sums of :mod:`mdkoop.objectives.functional`.
+"""VAMP-1, VAMP-2 and VAMP-E (Wu & Noé 2020; deeptime's definitions), as scores and as a loss (pure torch).
 
-``f`` and ``g`` follow the notation of :mod:`mdkoop.objectives.functional`:
-tensors of shape ``(B, k)`` of the instantaneous and time-lagged functions of a
-batch of ``B`` pairs. VAMP scores handle the constant by mean removal (centered
-sums, deeptime's definitions); DPNet prepends the constant column.
+The constant is handled by mean removal (centered moment sums of :mod:`mdkoop.objectives.moments`); the
+inverse square roots are epsilon-regularised (:func:`sym_inv_sqrt`). ``f`` and ``g``: (B, k) functions of
+the instantaneous and time-lagged frames of B pairs.
 """
 
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from mdkoop.errors import ConfigError
-from mdkoop.objectives.functional import Reducer, add_constant, moment_sums
+from mdkoop.objectives.distributed import auto_reducer
+from mdkoop.objectives.moments import Reducer, moment_sums
+from mdkoop.registry import parse_vamp_r
 
-__all__ = [
-    "covariances_from_sums",
-    "sym_inv_sqrt",
-    "vamp_score",
-    "vamp_score_from_sums",
-    "dpnet_score",
-    "dpnet_score_from_sums",
-    "dpnet_loss",
-]
+__all__ = ["covariances_from_sums", "sym_inv_sqrt", "vamp_score_from_sums", "vamp_score", "VAMPLoss"]
 
 
 def covariances_from_sums(sums: dict[str, torch.Tensor]):
@@ -83,7 +77,7 @@ def vamp_score_from_sums(sums: dict[str, torch.Tensor], r="2", epsilon: float = 
     -------
     torch.Tensor, scalar
     """
-    r = _parse_r(r)
+    r = parse_vamp_r(r)
     C00, C0t, Ctt = covariances_from_sums(sums)
     A = sym_inv_sqrt(C00, epsilon, mode)
     Bm = sym_inv_sqrt(Ctt, epsilon, mode)
@@ -99,13 +93,6 @@ def vamp_score_from_sums(sums: dict[str, torch.Tensor], r="2", epsilon: float = 
         S = torch.diag(s)
         score = torch.trace(2.0 * S @ U.T @ C0t @ V - S @ U.T @ C00 @ U @ S @ V.T @ Ctt @ V)
     return 1.0 + score
-
-
-def _parse_r(r) -> str:
-    key = str(r).lower().replace("vamp", "").replace("-", "")
-    if key not in ("1", "2", "e"):
-        raise ConfigError(f"unknown VAMP score r={r!r}; choose 1, 2 or 'E'.")
-    return key
 
 
 def vamp_score(f: torch.Tensor, g: torch.Tensor, r="2", epsilon: float = 1e-6, mode: str = "regularize",
@@ -137,68 +124,25 @@ def vamp_score(f: torch.Tensor, g: torch.Tensor, r="2", epsilon: float = 1e-6, m
     return vamp_score_from_sums(sums, r=r, epsilon=epsilon, mode=mode)
 
 
-def _metric_distortion(C: torch.Tensor, epsilon: float) -> torch.Tensor:
-    s = torch.linalg.eigvalsh(0.5 * (C + C.T)).clamp_min(epsilon)
-    return (s * s - s - torch.log(s)).sum()
-
-
-def dpnet_score_from_sums(sums: dict[str, torch.Tensor], relaxed: bool = False, reg: float = 1e-2,
-                          epsilon: float = 1e-6) -> torch.Tensor:
-    """DPNet score (Kostic et al., ICLR 2024) from uncentered moment sums.
-
-    ``P = ||C_X^-1/2 C_XY C_Y^-1/2||_F^2`` (or, relaxed,
-    ``||C_XY||_F^2 / (||C_X||_2 ||C_Y||_2)``) minus ``reg * (R(C_X) + R(C_Y))``
-    with the metric distortion ``R(C) = tr(C^2 - C - ln C)``.
-
-    Returns
-    -------
-    torch.Tensor, scalar
-    """
-    sw = sums["sw"]
-    CX, CY, CXY = sums["Sf"] / sw, sums["Sg"] / sw, sums["ST"] / sw
-    if relaxed:
-        nX = torch.linalg.eigvalsh(0.5 * (CX + CX.T))[-1]
-        nY = torch.linalg.eigvalsh(0.5 * (CY + CY.T))[-1]
-        P = (CXY * CXY).sum() / (nX * nY)
-    else:
-        K = sym_inv_sqrt(CX, epsilon) @ CXY @ sym_inv_sqrt(CY, epsilon)
-        P = (K * K).sum()
-    if reg:
-        P = P - reg * (_metric_distortion(CX, epsilon) + _metric_distortion(CY, epsilon))
-    return P
-
-
-def dpnet_score(f: torch.Tensor, g: torch.Tensor, relaxed: bool = False, reg: float = 1e-2, epsilon: float = 1e-6,
-                weights: torch.Tensor | None = None, constant: bool = True, reduce: Reducer = None) -> torch.Tensor:
-    """DPNet (or relaxed DPNet) score of learned functions; the constant is prepended (column 0).
+class VAMPLoss(nn.Module):
+    """Negative VAMP-r score (deeptime's definitions, ε-regularised inverses).
 
     Parameters
     ----------
-    f, g : torch.Tensor, shape (B, k-1)
-    relaxed : bool
-        Relaxed DPNet (no inverses; operator-norm normalisation).
-    reg : float
-        Weight of the metric-distortion regulariser.
+    r : {1, 2, "E"}
     epsilon : float
-        Eigenvalue floor for the inverse square roots and logarithms.
-    weights : torch.Tensor, shape (B,), optional
-    constant : bool
-    reduce : callable, optional
-
-    Returns
-    -------
-    torch.Tensor, scalar
+    mode : {"regularize", "trunc"}
+    distributed : {"auto", "off"}
     """
-    if constant:
-        f, g = add_constant(f), add_constant(g)
-    sums = moment_sums(f, g, weights)
-    if reduce is not None:
-        sums = reduce(sums)
-    return dpnet_score_from_sums(sums, relaxed=relaxed, reg=reg, epsilon=epsilon)
 
+    def __init__(self, r="2", epsilon: float = 1e-6, mode: str = "regularize", distributed: str = "auto"):
+        super().__init__()
+        self.r = parse_vamp_r(r)
+        self.epsilon = float(epsilon)
+        self.mode = mode
+        self._reduce = auto_reducer(distributed)
 
-def dpnet_loss(f: torch.Tensor, g: torch.Tensor, relaxed: bool = False, reg: float = 1e-2, epsilon: float = 1e-6,
-               weights: torch.Tensor | None = None, constant: bool = True, reduce: Reducer = None) -> torch.Tensor:
-    """Negative :func:`dpnet_score` (a loss to minimise). Same parameters; returns a scalar tensor."""
-    return -dpnet_score(f, g, relaxed=relaxed, reg=reg, epsilon=epsilon, weights=weights, constant=constant,
-                        reduce=reduce)
+    def forward(self, f: torch.Tensor, g: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+        """Loss of a batch; ``f``, ``g`` (B, k-1). Returns a scalar."""
+        return -vamp_score(f, g, r=self.r, epsilon=self.epsilon, mode=self.mode, weights=weights,
+                             reduce=self._reduce)

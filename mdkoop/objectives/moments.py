@@ -1,4 +1,4 @@
-"""Pure torch functions of the objectives: moments and nested LoRA (VAMP and DPNet in :mod:`mdkoop.objectives.baselines`, re-exported here).
+"""Moments shared by every objective (pure torch): the constant column, second moments and their sums.
 
 Notation
 --------
@@ -44,24 +44,8 @@ import torch
 from mdkoop.errors import ConfigError, InputError
 from mdkoop.registry import NESTINGS
 
-__all__ = [
-    "add_constant",
-    "check_pair",
-    "second_moments",
-    "nesting_weights",
-    "joint_masks",
-    "moment_sums",
-    "lora_from_sums",
-    "lora_from_moments",
-    "lora_loss",
-    "covariances_from_sums",
-    "sym_inv_sqrt",
-    "vamp_score",
-    "vamp_score_from_sums",
-    "dpnet_score",
-    "dpnet_score_from_sums",
-    "dpnet_loss",
-]
+__all__ = ["Reducer", "check_pair", "check_nesting", "add_constant", "second_moments", "nesting_weights",
+           "joint_masks", "moment_sums"]
 
 
 Reducer = Optional[Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]]  # noqa: UP045 (runtime alias)
@@ -104,7 +88,7 @@ def check_pair(f: torch.Tensor, g: torch.Tensor, weights: torch.Tensor | None = 
             raise InputError("weights must be finite, non-negative and not all zero; check the reweighting factors.")
 
 
-def _check_nesting(nesting: str) -> None:
+def check_nesting(nesting: str) -> None:
     if nesting not in NESTINGS:
         raise ConfigError(f"unknown nesting {nesting!r}; choose one of {', '.join(NESTINGS)}.")
 
@@ -198,7 +182,7 @@ def joint_masks(k: int, dtype=torch.float64, device=None, constant: bool = True)
     return m, m[torch.maximum(idx[:, None], idx[None, :])]
 
 
-# ----------------------------------------------------------------------------- LoRA
+# ----------------------------------------------------------------------------- sums (all-reducible)
 def moment_sums(
     f: torch.Tensor,
     g: torch.Tensor,
@@ -237,7 +221,7 @@ def moment_sums(
     dict of str -> torch.Tensor
     """
     check_pair(f, g, weights)
-    _check_nesting(nesting)
+    check_nesting(nesting)
     w = torch.ones(f.shape[0], dtype=f.dtype, device=f.device) if weights is None else weights.to(f)
     fw = f * w[:, None]
     out = {
@@ -270,168 +254,3 @@ def moment_sums(
             q = (h * h + 2.0 * h * excl).sum(1)
         out["corr"] = (w2 * q).sum()
     return out
-
-
-def lora_from_sums(
-    sums: dict[str, torch.Tensor],
-    nesting: str = "joint",
-    unbiased: bool = False,
-    constant: bool = True,
-) -> torch.Tensor:
-    """LoRA loss from (possibly all-reduced) moment sums.
-
-    ``L = -2 sum_j m_j T_jj + sum_{j,l} W_jl M_f,jl M_g,lj`` with ``m``, ``W``
-    the nesting masks (all ones for ``"none"`` and ``"sequential"``).
-    With ``unbiased=True`` the quadratic term is the U-statistic over distinct
-    pairs ``a != b``: ``(sum W (Sf o Sg^T) - corr) / (sw^2 - sw2)``, unbiased for
-    ``tr(M_f M_g)`` under i.i.d. pairs (O(B k) extra work). With ``constant``,
-    the trivial pair's contribution ``-m_0`` is removed (see module docstring).
-
-    Parameters
-    ----------
-    sums : dict
-        Output of :func:`moment_sums` (after an optional all-reduce).
-    nesting : {"joint", "sequential", "none"}
-    unbiased : bool
-    constant : bool
-        Whether column 0 is the constant function.
-
-    Returns
-    -------
-    torch.Tensor, scalar
-    """
-    _check_nesting(nesting)
-    Sf, Sg, ST, sw = sums["Sf"], sums["Sg"], sums["ST"], sums["sw"]
-    k = Sf.shape[0]
-    if unbiased:
-        if "corr" not in sums:
-            raise ConfigError("unbiased LoRA needs moment_sums(..., unbiased=True).")
-        denom = sw * sw - sums["sw2"]
-        if float(denom) <= 0:
-            raise InputError("the unbiased LoRA estimator needs at least two pairs with non-zero weight.")
-    else:
-        denom = sw * sw
-    if nesting == "joint":
-        vec, mat = joint_masks(k, dtype=Sf.dtype, device=Sf.device, constant=constant)
-        lin = (vec * torch.diagonal(ST)).sum() / sw
-        quad_sum = (mat * Sf * Sg.T).sum()
-        m0 = vec[0]
-    elif nesting == "none":
-        lin = torch.diagonal(ST).sum() / sw
-        quad_sum = (Sf * Sg.T).sum()
-        m0 = 1.0
-    else:  # sequential: diag with full gradient, strictly lower part with stop-gradients on the earlier mode
-        lin = torch.diagonal(ST).sum() / sw
-        lower = torch.tril(torch.ones(k, k, dtype=Sf.dtype, device=Sf.device), diagonal=-1)
-        quad_sum = (torch.diagonal(Sf) * torch.diagonal(Sg)).sum() + 2.0 * (lower * sums["Sf_mix"] * sums["Sg_mix"].T).sum()
-        m0 = 1.0
-    if unbiased:
-        quad_sum = quad_sum - sums["corr"]
-    loss = -2.0 * lin + quad_sum / denom
-    if constant:
-        loss = loss + m0
-    return loss
-
-
-def lora_from_moments(M_f: torch.Tensor, M_g: torch.Tensor, T: torch.Tensor, nesting: str = "joint",
-                      constant: bool = True) -> torch.Tensor:
-    """Plain (biased) LoRA loss from normalised moments.
-
-    ``L = -2 sum_j m_j T_jj + sum_{j,l} W_jl M_f,jl M_g,lj`` (+ ``m_0`` if column 0
-    is the constant). ``"sequential"`` has the value of ``"none"`` here; its
-    stop-gradient structure needs the features (use :func:`lora_loss`).
-
-    Parameters
-    ----------
-    M_f, M_g, T : torch.Tensor, shape (k, k)
-        From :func:`second_moments`.
-    nesting : {"joint", "sequential", "none"}
-    constant : bool
-
-    Returns
-    -------
-    torch.Tensor, scalar
-    """
-    _check_nesting(nesting)
-    one = torch.ones((), dtype=M_f.dtype, device=M_f.device)
-    sums = {"Sf": M_f, "Sg": M_g, "ST": T, "sw": one, "sw2": one * 0}
-    if nesting == "sequential":
-        sums["Sf_mix"], sums["Sg_mix"] = M_f, M_g
-    return lora_from_sums(sums, nesting=nesting, unbiased=False, constant=constant)
-
-
-def lora_loss(
-    f: torch.Tensor,
-    g: torch.Tensor,
-    nesting: str = "joint",
-    unbiased: bool = False,
-    weights: torch.Tensor | None = None,
-    singular_values: torch.Tensor | None = None,
-    constant: bool = True,
-    reduce: Reducer = None,
-) -> torch.Tensor:
-    """Nested LoRA loss of a batch of learned functions.
-
-    Minimising it over functions gives ``f_i = sqrt(sigma_i) u_i`` and
-    ``g_i = sqrt(sigma_i) v_i`` (left/right singular functions of the Koopman
-    operator, ``sigma_1 >= sigma_2 >= ...``; ordered by the nesting), with
-    minimum ``-sum_i m_i sigma_i^2`` over the learned modes.
-
-    Parameters
-    ----------
-    f, g : torch.Tensor, shape (B, k-1) (or (B, k) with ``constant=False``)
-        Learned left functions at ``x_t`` and right functions at ``x_{t+tau}``.
-    nesting : {"joint", "sequential", "none"}
-        ``joint``: prefix-weighted sum of LoRA losses (vector/matrix masks);
-        ``sequential``: partial stop-gradients, mode ``i`` sees only modes ``<= i``;
-        ``none``: plain LoRA (learns the top subspace only).
-    unbiased : bool
-        U-statistic over distinct pairs for ``tr(M_f M_g)``: removes the O(1/B)
-        gradient bias at O(B k) extra work. Default False: on the loss step alone
-        it measured 1.25-1.96x (median 1.43x) the biased cost on CPU (benchmarks/bench_objectives.py,
-        results/objectives.json), above the 20% threshold for making it the default.
-    weights : torch.Tensor, shape (B,), optional
-        Per-pair weights (normalised internally).
-    singular_values : torch.Tensor, shape (k-1,), optional
-        Learned positive singular values ``s``. Then ``f``, ``g`` are read as
-        normalised singular functions and the loss uses ``f sqrt(s)``, ``g sqrt(s)``.
-    constant : bool
-        Prepend the constant function (default). Set False if ``f``, ``g``
-        already contain everything the loss should see.
-    reduce : callable, optional
-        Applied to the dict of moment sums before normalisation (all-reduce
-        across processes; see :mod:`mdkoop.objectives.distributed`).
-
-    Returns
-    -------
-    torch.Tensor, scalar (dtype of ``f``)
-    """
-    check_pair(f, g, weights)
-    if singular_values is not None:
-        if singular_values.shape != (f.shape[1],):
-            raise InputError(
-                f"singular_values must have shape ({f.shape[1]},), one per learned function; "
-                f"got {tuple(singular_values.shape)}."
-            )
-        root = torch.sqrt(singular_values.to(f))
-        f, g = f * root, g * root
-    if constant:
-        f, g = add_constant(f), add_constant(g)
-    sums = moment_sums(f, g, weights, nesting=nesting, unbiased=unbiased, constant=constant)
-    if reduce is not None:
-        sums = reduce(sums)
-    return lora_from_sums(sums, nesting=nesting, unbiased=unbiased, constant=constant)
-
-
-# VAMP / DPNet baselines live in mdkoop.objectives.baselines; re-exported here so that
-# ``from mdkoop.objectives import functional as F; F.vamp_score(...)`` keeps working.
-from mdkoop.objectives.baselines import (  # noqa: E402
-    _parse_r,  # noqa: F401 (used by mdkoop.objectives.losses)
-    covariances_from_sums,
-    dpnet_loss,
-    dpnet_score,
-    dpnet_score_from_sums,
-    sym_inv_sqrt,
-    vamp_score,
-    vamp_score_from_sums,
-)
