@@ -27,3 +27,13 @@ def test_using_a_finished_run_imports_no_lightning(tmp_path):
     proc = subprocess.run([sys.executable, "-c", CODE, str(d)], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_fit_in_a_fresh_interpreter_prints_no_lightning_chatter():
+    """Lightning is imported only when training starts; its banner lines stay silent all the same."""
+    code = ("import numpy as np, mdkoop; x = np.random.default_rng(0).normal(size=(200, 2)).cumsum(0); "
+            "mdkoop.KoopmanSVD(lagtime=1, n_modes=2, epochs=1, batch_size=32, val_fraction=0.0).fit([x])")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout + proc.stderr
+    assert "GPU available" not in out and "Tip" not in out and "max_epochs" not in out, out[-2000:]

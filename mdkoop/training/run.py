@@ -107,6 +107,8 @@ def train_and_estimate(plan: FitPlan, workdir: Path, ctl: RunControl, custom=Non
     """
     import logging
 
+    import pytorch_lightning  # noqa: F401 - first, so that its import does not reset the levels set below
+
     with _quiet_lightning(verbose=log.isEnabledFor(logging.DEBUG)):
         return _train_and_estimate_quiet(plan, workdir, ctl, custom)
 
