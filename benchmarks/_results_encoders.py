@@ -17,8 +17,8 @@ FIGURE = "CLN025 (train s11 first 8 ns; test s11 last 8 ns, s12, s13; lag 50 ps,
 GOALS = (
     ("best mdkoop encoder ≥ VAMPNet on the same descriptors and TICA on Cα distances",
      "torsions (φ, ψ, χ1), LoRA joint", ("deeptime VAMPNet on torsions (φ, ψ, χ1)", "TICA on Cα distances")),
-    ("SchNet default ≥ VAMPNet on heavy-atom distances",
-     "SchNet (defaults), LoRA joint", ("deeptime VAMPNet on heavy-atom distances",)),
+    ("SchNet default (trained until converged) ≥ VAMPNet on heavy-atom distances",
+     "SchNet (defaults, until converged), LoRA joint", ("deeptime VAMPNet on heavy-atom distances",)),
 )
 
 

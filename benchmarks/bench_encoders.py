@@ -58,6 +58,7 @@ EXPERIMENTS: dict[str, tuple[str, dict]] = {
     "torsions (φ, ψ), VAMP-2 loss": ("encoders", {"encoder": "torsions", "loss": "vamp2"}),
     "torsions (φ, ψ, χ1), LoRA joint": ("encoders", {"encoder": "torsions", "torsions": ("phi", "psi", "chi1")}),
     "SchNet (defaults), LoRA joint": ("schnet", {"encoder": "schnet"}),
+    "SchNet (defaults, until converged), LoRA joint": ("converged", {"encoder": "schnet"}),
     "SchNet, LoRA sequential": ("schnet", {"encoder": "schnet", "nesting": "sequential"}),
     "SchNet, VAMP-2 loss": ("schnet", {"encoder": "schnet", "loss": "vamp2"}),
     "SchNet, cutoff 1.0 nm": ("receptive", {"encoder": "schnet", "cutoff": 1.0}),
@@ -160,7 +161,7 @@ def _line(name: str, r: dict) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--group", choices=("encoders", "schnet", "receptive", "references"), nargs="+",
+    p.add_argument("--group", choices=("encoders", "schnet", "receptive", "converged", "references"), nargs="+",
                    default=["references", "encoders"])
     p.add_argument("--only", nargs="+", default=None, help="row names (or their prefixes)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -179,7 +180,8 @@ def main(argv=None) -> int:
             _save({name: {"group": "references", "settings": {}, "runs": runs}})
     names = [n for n, (g, _) in EXPERIMENTS.items() if g in args.group]
     if args.only:
-        names = [n for n in names if any(n.startswith(o) for o in args.only)]
+        exact = [n for n in names if n in args.only]
+        names = exact or [n for n in names if any(n.startswith(o) for o in args.only)]
     for name in names:
         group, opts = EXPERIMENTS[name]
         runs = []

@@ -113,7 +113,7 @@ def _fit(train_store, test_store, opts: dict, seed: int) -> dict:
         est = mdkoop.KoopmanSVD(lagtime=f"{LAG_PS:g}ps", n_modes=N_MODES, encoder="schnet", seed=seed, device="cpu",
                                 **opts)
         if contiguous:  # the split before this study: one validation block at the end of the trajectory
-            import mdkoop.training.estimator as E
+            import mdkoop.training.split as E
 
             saved = E.validation_block
             E.validation_block = lambda lag, v: None

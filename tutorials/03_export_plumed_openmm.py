@@ -50,7 +50,7 @@ store = prepare(files["topology"], [files["trajectory"]], WORK / "store", select
 model = KoopmanSVD(lagtime="20ps", n_modes=3, encoder="schnet", epochs=1 if FAST else 10,
                    batch_size=128 if FAST else 32, val_fraction=0.0,
                    device="cpu", seed=0, n_atom_basis=16 if FAST else 32, n_interactions=2, n_rbf=16,
-                   run_dir=WORK / "run", overwrite=True).fit(store).fetch_model()
+                   ).fit(store, run_dir=WORK / "run", overwrite=True).fetch_model()
 
 # %% [markdown]
 # ## PLUMED

@@ -50,7 +50,9 @@ def register(sub):
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("store", help="trajectory store directory (from `mdkoop prepare`)")
-    p.add_argument("--lag", dest="lagtime", required=True, help="lag time with a unit (e.g. 1ns, 200ps) or in frames (e.g. 20)")
+    p.add_argument("--lag", dest="lagtime", default=None,
+                   help="lag time with a unit (e.g. 1ns, 200ps) or in frames (e.g. 20); required, except with --resume "
+                   "alone, which continues with the interrupted run's saved settings")
     p.add_argument("--modes", dest="n_modes", type=int, default=T.n_modes, help="number of singular functions k, including the constant")
     p.add_argument("--out", required=True, help="run directory to create")
     p.add_argument("--epochs", type=int, default=T.epochs,
@@ -125,13 +127,30 @@ def estimator_from_args(args):
     """
     import inspect
 
+    from ..errors import ConfigError
     from ..training.estimator import KoopmanSVD
 
+    if args.lagtime is None:
+        raise ConfigError("--lag is required (e.g. --lag 1ns): the lag time of the time-lagged pairs.")
     names = set(inspect.signature(KoopmanSVD.__init__).parameters) - {"self"}
     kw = {k: v for k, v in vars(args).items() if k in names}
     if kw.get("pairs") is not None:
         kw["pairs"] = read_pairs(kw["pairs"])
     return KoopmanSVD(**kw)
+
+
+def _resumed_estimator(args):
+    """``--resume`` without ``--lag``: the interrupted run's estimator, rebuilt from its saved ``config.json``."""
+    from ..errors import ConfigError
+    from ..training.config import FitConfig
+    from ..training.estimator import KoopmanSVD
+    from ..training.run_dir import in_progress_dir
+
+    saved = in_progress_dir(args.out) / "config.json"
+    if not saved.is_file():
+        raise ConfigError(f"Cannot resume {args.out!r}: there is no interrupted run with saved settings "
+                          f"({str(saved)!r} is missing). Start a new run with --lag (and --overwrite to replace it).")
+    return KoopmanSVD.from_config(FitConfig.load(saved))
 
 
 def _int_list(text: str) -> tuple:
@@ -183,7 +202,7 @@ def run(args) -> int:
 
     log = get_logger("cli")
     store = TrajectoryStore.open(args.store)
-    est = estimator_from_args(args)
+    est = _resumed_estimator(args) if args.resume and args.lagtime is None else estimator_from_args(args)
     t0 = time.perf_counter()
     try:
         est.fit(store, run_dir=args.out, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress)

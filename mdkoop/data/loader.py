@@ -8,9 +8,8 @@ and shard pairs over distributed ranks so that ranks see disjoint pairs.
 
 Worker processes and pinned memory are off by default: gathering a batch from
 a memmap is a plain memory copy, which a worker process would have to pickle
-across a pipe: ``benchmarks/bench_loader.py`` measured 2 workers at 0.39x the in-process
-rate on the 2-core development machine (384-pair batches, 97 atoms). ``pin_memory``
-can be switched on for CUDA devices.
+across a pipe, so workers are slower than the in-process loader (``benchmarks/bench_loader.py``;
+figures in ``benchmarks/RESULTS.md``). ``pin_memory`` can be switched on for CUDA devices.
 """
 
 from __future__ import annotations

@@ -139,9 +139,9 @@ def lora_loss(
         ``none``: plain LoRA (learns the top subspace only).
     unbiased : bool
         U-statistic over distinct pairs for ``tr(M_f M_g)``: removes the O(1/B)
-        gradient bias at O(B k) extra work. Default False: on the loss step alone
-        it measured 1.25-1.96x (median 1.43x) the biased cost on CPU (benchmarks/bench_objectives.py,
-        results/objectives.json), above the 20% threshold for making it the default.
+        gradient bias at O(B k) extra work. Default False: its extra cost on the loss step is above the
+        20% threshold for making it the default (``benchmarks/bench_objectives.py``; figures in
+        ``benchmarks/RESULTS.md``).
     weights : torch.Tensor, shape (B,), optional
         Per-pair weights (normalised internally).
     singular_values : torch.Tensor, shape (k-1,), optional

@@ -122,9 +122,9 @@ class EncoderConfig(_JSONMixin):
     hidden : tuple of int
         Hidden layer widths of the MLP (also the head of the descriptor encoders).
     activation : {"tanh", "silu", "relu", "elu", "gelu", "softplus"}
-        Activation of the MLP's hidden layers. ``"tanh"`` (default) trains fastest on smooth low-dimensional
-        features (Prinz potential, 8 epochs: implied timescale t1 within 1% of a fine MSM, against 11% low
-        with ``"silu"``). Files written before this field existed were built with ``"silu"`` and load as such.
+        Activation of the MLP's hidden layers (also the head of the descriptor encoders). ``"tanh"`` (default)
+        trains fastest on smooth low-dimensional features (the Prinz known answer, ``benchmarks/RESULTS.md``).
+        Files written before this field existed were built with ``"silu"`` and load as such.
     n_in : int or None
         Input feature dimension of the MLP (set from the data at fit time).
     n_atom_basis, n_interactions, n_rbf : int

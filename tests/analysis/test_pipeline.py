@@ -98,7 +98,7 @@ def test_rmsd_known_answer(run):
 
 def test_reestimation_at_training_lag_reproduces_model(run):
     """Features on the training split (as the trainer used it) -> the model's own timescales."""
-    from mdkoop.training.estimator import validation_split
+    from mdkoop.training.split import validation_split
 
     m = run["model"]
     cfg = json.loads((run["run"] / "config.json").read_text())["train"]

@@ -7,8 +7,8 @@ import logging
 import numpy as np
 
 import mdkoop
-from mdkoop.training.estimator import VAL_BLOCK_LAGS, validation_block
 from mdkoop.training.lightning import ConvergenceMonitor
+from mdkoop.training.split import VAL_BLOCK_LAGS, validation_block
 
 
 class _Trainer:

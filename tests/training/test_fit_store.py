@@ -57,7 +57,7 @@ def test_model_from_run_dir(cli_run, cln025_store, cln025_pdb, tmp_path):
         np.testing.assert_array_equal(a, b)
     # transform on the training data equals the features the estimation used: re-estimate from features()
     from mdkoop.data.pairs import TimeLaggedPairs
-    from mdkoop.training.estimator import validation_split
+    from mdkoop.training.split import validation_split
 
     F = np.concatenate(model.features(cln025_store))
     segs = validation_split(cln025_store.trajectory_lengths, 2, 0.1, 0)
