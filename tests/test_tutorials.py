@@ -15,7 +15,8 @@ EXPECT = {
     "02_python_api_deeptime.py": ["singular values", "CK lags (frames)", "MSM states"],
     "03_export_plumed_openmm.py": ["PYTORCH_MODEL", "max |exported - transform|"],
     "04_gpu_and_multi_gpu.py": ["CUDA available", "srun mdkoop fit"],
-    "05_your_own_trajectories.py": ["lengths:", "corr(CV1, cos psi)", "share with phi > 0"],
+    "05_your_own_trajectories.py": ["lengths:", "corr(CV1, cos psi)", "share with phi > 0", "held-out VAMP-2",
+                                    "choose:"],
 }
 
 
@@ -36,3 +37,8 @@ def test_tutorial_runs(name, tmp_path):
     if name.startswith("05"):  # the text says CV 1 follows psi, as phi > 0 is (almost) never visited in 0.4 ns
         line = next(x for x in res.stdout.splitlines() if x.startswith("corr(CV1, cos psi)"))
         assert abs(float(line.split("=")[1].split(";")[0])) >= 0.8, line
+        scores = {x.split()[0]: float(x.split("=")[1].split()[0]) for x in res.stdout.splitlines()
+                  if "held-out VAMP-2 =" in x}
+        choice = next(x for x in res.stdout.splitlines() if x.startswith("choose:")).split()[1]
+        assert set(scores) == {"schnet", "torsions"} and choice == max(scores, key=scores.get)
+        assert all(1.0 <= v <= 3.0 for v in scores.values()), scores  # VAMP-2 with the constant, 3 modes
