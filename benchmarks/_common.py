@@ -18,6 +18,7 @@ import datetime as _dt
 import json
 import os
 import platform
+import shlex
 import statistics
 import subprocess
 import sys
@@ -25,7 +26,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["RESULTS_DIR", "median_time", "interleaved_times", "peak_rss_subprocess", "machine_info", "write_result"]
+__all__ = ["RESULTS_DIR", "median_time", "interleaved_times", "peak_rss_subprocess", "machine_info", "invocation", "write_result"]
 
 #: Where every benchmark writes its JSON (``MDKOOP_BENCH_RESULTS_DIR`` overrides it, e.g. for
 #: ``run_all.py --quick`` smoke runs that must not overwrite the committed results).
@@ -144,14 +145,24 @@ def machine_info() -> dict:
     return info
 
 
-def write_result(name: str, result: dict) -> Path:
-    """Write ``result`` (plus :func:`machine_info`) to ``benchmarks/results/<name>.json``.
+def invocation() -> str:
+    """The command line that runs this benchmark, as RESULTS.md shows it (paths from the repository root)."""
+    script = Path(sys.argv[0]).resolve()
+    root = Path(__file__).resolve().parents[1]
+    script = script.relative_to(root) if script.is_relative_to(root) else script
+    omp = os.environ.get("OMP_NUM_THREADS")
+    return " ".join([f"OMP_NUM_THREADS={omp}"] * bool(omp) + [".venv/bin/python", script.as_posix(), *map(shlex.quote, sys.argv[1:])])
 
-    The file is written under a temporary name and renamed. Returns its path.
+
+def write_result(name: str, result: dict) -> Path:
+    """Write ``result`` (plus :func:`machine_info` and the :func:`invocation`) to ``benchmarks/results/<name>.json``.
+
+    A ``command`` in ``result`` replaces the invocation. The file is written under a temporary
+    name and renamed. Returns its path.
     """
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"{name}.json"
-    payload = {"benchmark": name, "machine": machine_info(), **result}
+    payload = {"benchmark": name, "machine": machine_info(), "command": invocation(), **result}
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(payload, indent=2, sort_keys=False, default=float) + "\n")
     os.replace(tmp, path)

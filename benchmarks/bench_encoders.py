@@ -33,7 +33,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import RESULTS_DIR, write_result  # noqa: E402
+from _common import RESULTS_DIR, invocation, write_result  # noqa: E402
 from _peers_methods import (  # noqa: E402
     cross_validated_vamp2,
     fit_vampnet_mlp,
@@ -147,6 +147,8 @@ def _save(rows: dict, setup: dict | None = None) -> None:
     result = json.loads(path.read_text()) if path.is_file() else {}
     result.pop("benchmark", None)
     result.pop("machine", None)
+    earlier = [c for c in str(result.pop("command", "")).split("; ") if c]
+    result["command"] = "; ".join(dict.fromkeys([*earlier, invocation()]))  # the invocations whose rows it holds
     result.setdefault("rows", {}).update(rows)
     if setup is not None:
         result["setup"] = setup

@@ -1,14 +1,11 @@
 """Write ``benchmarks/RESULTS.md``: goal vs measured for every benchmark figure.
 
-Reads the JSON files the benchmark scripts wrote to ``benchmarks/results/`` (and the
-``run_all.json`` log of :mod:`run_all`, when present) and renders one Markdown table with
-one row per figure: figure, goal, measured value, status, the command that produces it,
-and the machine/date line of the JSON it came from. A missing file or key never fails:
-the row says ``not measured``, why, and the command to run.
-
-Statuses (``met``, ``NOT met``, ``not measured``, ``reported``) are defined in
-:mod:`_results_base`; the extractors live in :mod:`_results_rows` and
-:mod:`_results_training`.
+Reads the JSON files the benchmark scripts wrote to ``benchmarks/results/`` (and the ``run_all.json``
+log of :mod:`run_all`, when present) and renders one Markdown table with one row per figure: figure,
+goal, measured value, status, the command that produces it, and the machine/date line of the JSON it
+came from. A missing file or key never fails: the row says ``not measured``, why, and the command.
+The figures are declared in :mod:`_results_figures` (and :mod:`_results_custom` for those that
+combine files); statuses and JSON access are in :mod:`_results_base`.
 
 Run: ``.venv/bin/python benchmarks/make_results.py [--results DIR] [--out PATH]``
 """
@@ -22,62 +19,45 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _results_base import (  # noqa: E402  (re-exported: the public helpers of the results table)
-    COMMANDS,
+from _results_base import (  # noqa: E402
     DEFAULT_OUT,
     DEFAULT_RESULTS,
     HERE,
     MET,
     NOT_MEASURED,
     NOT_MET,
+    PY,
     REPORTED,
     STATUSES,
     Context,
     Row,
-    command_from_doc,
+    at,
+    dicts,
     fmt,
-    get,
     load_results,
     machine_line,
     num,
-    status_ge,
-    status_le,
     versions_line,
 )
-from _results_rows import build_rows, stability_name  # noqa: E402
-from _results_training import _runs, _training_doc, load_summary  # noqa: E402
+from _results_custom import (  # noqa: E402
+    gpu_rows,
+    load_summary,
+    loader_share_rows,
+    runs_of,
+    stability_name,
+    stability_rows,
+    training_doc,
+    training_rows,
+)
+from _results_figures import AFTER_STABILITY, DATA, OBJECTIVES  # noqa: E402
 
-__all__ = [
-    "COMMANDS",
-    "MET",
-    "NOT_MEASURED",
-    "NOT_MET",
-    "REPORTED",
-    "STATUSES",
-    "Row",
-    "build_rows",
-    "command_from_doc",
-    "display_prefix",
-    "fmt",
-    "get",
-    "load_results",
-    "machine_line",
-    "main",
-    "num",
-    "render",
-    "status_ge",
-    "status_le",
-    "versions_line",
-    "write_atomic",
-]
+#: Every figure of the table, in order: declared ones (``.rows``) and the combined ones (functions).
+FIGURES = [*DATA, loader_share_rows, *OBJECTIVES, training_rows, stability_rows, *AFTER_STABILITY, gpu_rows]
 
-
-# --------------------------------------------------------------------------- rendering
 STABILITY_TODO = """\
 - **Stability table:** seeds × batch {16, 64, 384} × {LoRA (3 nestings), VAMP-1,
   VAMP-2, VAMP-E, DPNet}: NaN/divergence counts and held-out VAMP-2 of the learned features.
 """
-
 NOT_YET = """\
 ## What is NOT measured here
 
@@ -88,216 +68,126 @@ NOT_YET = """\
   CLN025 rows are indicative only; a µs-scale simulation (`mdkoop simulate cln025` on a GPU) or the
   `cln025-c22star` manifest's data would make them a real comparison.
 """
+SHARED_CPU = (
+    "> **Shared CPU.** These runs were made on a 2-core virtual machine that may share its host with other jobs. "
+    "Absolute throughputs are therefore noisy. Load also moves ratios: a per-frame Python baseline suffers more from a "
+    "busy machine than a batched kernel (the graph-building ratio measured 13.4x under heavy load and 4.3x on an "
+    "otherwise idle machine), so quote the ratios of an idle-machine `make bench`. Ratios are **within one run** "
+    "wherever possible: both sides measured by the same script, interleaved or back to back, on the same data, and "
+    "reported as medians over repeats. Load averages are not recorded in most JSONs; the training runs record them "
+    "(see the training runs table), and also report pairs per CPU-second, which is robust to other load.")
+
+#: Detail tables: (title, header, cell functions of one record).
+TRAINING_COLUMNS = {
+    "pipeline": lambda r: r.get("pipeline"), "atoms": lambda r: r.get("atoms"), "batch": lambda r: r.get("batch"),
+    "THP": lambda r: r.get("thp"), "pairs/s": lambda r: fmt(num(r.get("pairs_per_s")), 1),
+    "pairs per CPU-s": lambda r: fmt(num(r.get("pairs_per_cpu_s")), 1),
+    "peak RSS (GiB)": lambda r: fmt((lambda b: b and b / 2**30)(num(r.get("peak_rss_bytes")) or num(r.get("peak_tree_rss_bytes"))), 2),
+    "load avg 1/5/15 min": lambda r: "/".join(f"{x:.1f}" for x in r["load_avg"])
+    if isinstance(r.get("load_avg"), list) and all(num(x) is not None for x in r["load_avg"]) else "—",
+    "error": lambda r: r.get("error", ""),
+}
+STABILITY_COLUMNS = {
+    "loss": lambda r: r.get("loss"), "batch": lambda r: r.get("batch_size"), "runs": lambda r: r.get("runs"),
+    "NaN": lambda r: r.get("nan"), "diverged": lambda r: r.get("diverged"), "collapsed": lambda r: r.get("collapsed"),
+    "test VAMP-2 median [min, max]": lambda r: f"{fmt(num(r.get('test_vamp2_median')), 3)} "
+    f"[{fmt(num(r.get('test_vamp2_min')), 3)}, {fmt(num(r.get('test_vamp2_max')), 3)}]",
+    "train VAMP-2 median": lambda r: fmt(num(r.get("train_vamp2_median")), 3),
+}
 
 
 def _cell(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def _training_runs_table(docs: dict, prefix: str) -> str:
+def md_table(title: str, columns: dict, records: list[dict], intro: str = "") -> str:
+    """A Markdown table under ``### title``: one column per ``columns`` item (header -> cell function)."""
+    if not records:
+        return ""
+    lines = [f"### {title}", "", *([intro, ""] if intro else []), "| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
+    lines += ["| " + " | ".join(_cell(f(r)) for f in columns.values()) + " |" for r in records]
+    return "\n".join(lines) + "\n"
+
+
+def _ms_column(key: str):
+    return lambda r: fmt(num(r.get(key + "_ms")), 2)
+
+
+def _details(docs: dict, prefix: str) -> list[str]:
     ctx = Context(docs, prefix=prefix)
-    name, doc = _training_doc(ctx)
-    runs = _runs(doc)
-    if not runs:
-        return ""
-    src = ctx.src(name)
-    lines = [
-        f"### Training runs ({src})",
-        "",
-        "| pipeline | atoms | batch | THP | pairs/s | pairs per CPU-s | peak RSS (GiB) | load avg 1/5/15 min | error |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in runs:
-        rss = num(r.get("peak_rss_bytes")) or num(r.get("peak_tree_rss_bytes"))
-        la = r.get("load_avg")
-        la = (
-            "/".join(f"{x:.1f}" for x in la)
-            if isinstance(la, list) and all(num(x) is not None for x in la)
-            else "—"
-        )
-        lines.append(
-            "| "
-            + " | ".join(
-                _cell(x)
-                for x in (
-                    r.get("pipeline"),
-                    r.get("atoms"),
-                    r.get("batch"),
-                    r.get("thp"),
-                    fmt(num(r.get("pairs_per_s")), 1),
-                    fmt(num(r.get("pairs_per_cpu_s")), 1),
-                    fmt(rss and rss / 2**30, 2),
-                    la,
-                    r.get("error", ""),
-                )
-            )
-            + " |"
-        )
-    return "\n".join(lines) + "\n"
+    name, tdoc = training_doc(ctx)
+    obj = dicts(at(docs.get("objectives"), "rows"))
+    cols = [k[:-3] for k in (obj[0] if obj else {}) if k.endswith("_ms")]
+    obj_columns = {"device": lambda r: r.get("device", "?"), "B": lambda r: r.get("B", "?"), "k": lambda r: r.get("k", "?"),
+                   **{c: _ms_column(c) for c in cols},
+                   "unbiased/biased": lambda r: fmt(num(r.get("unbiased_cost_ratio")))}
+    stab = stability_name(docs)
+    sdoc, st = docs.get(stab), at(docs.get(stab), "settings") or {}
+    intro = (f"{st.get('seeds', '?')} seeds, {st.get('steps', '?')} gradient steps per run, {st.get('n_modes', '?')} modes; held-out "
+             f"VAMP-2 on the second half of the trajectory (max {at(sdoc, 'max_vamp2', default='?')}).")
+    tables = (md_table(f"Training runs ({ctx.src(name)})", TRAINING_COLUMNS, runs_of(tdoc)),
+              md_table("Objective step times (results/objectives.json), ms, forward + backward on features (B, k)", obj_columns, obj),
+              md_table(f"Stability sweep ({prefix}/{stab}.json): {at(sdoc, 'system', default='?')}", STABILITY_COLUMNS,
+                       dicts(at(sdoc, "rows")), intro))
+    return [t for t in tables if t]
 
 
-def _objectives_table(doc: dict | None) -> str:
-    table = [r for r in (get(doc, "rows") or []) if isinstance(r, dict)]
-    if not table:
-        return ""
-    cols = [k[:-3] for k in table[0] if k.endswith("_ms")]
-    lines = [
-        "### Objective step times (results/objectives.json), ms, forward + backward on features (B, k)",
-        "",
-        "| device | B | k | " + " | ".join(cols) + " | unbiased/biased |",
-        "|---|---|---|" + "---|" * (len(cols) + 1),
-    ]
-    for r in table:
-        vals = [fmt(num(r.get(c + "_ms")), 2) for c in cols]
-        lines.append(
-            f"| {r.get('device', '?')} | {r.get('B', '?')} | {r.get('k', '?')} | "
-            + " | ".join(vals)
-            + f" | {fmt(num(r.get('unbiased_cost_ratio')))} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def _stability_table(doc: dict | None, prefix: str, name: str = "stability") -> str:
-    table = [r for r in (get(doc, "rows") or []) if isinstance(r, dict)]
-    if not table:
-        return ""
-    st = get(doc, "settings") or {}
-    lines = [
-        f"### Stability sweep ({prefix}/{name}.json): {get(doc, 'system', '?')}",
-        "",
-        f"{st.get('seeds', '?')} seeds, {st.get('steps', '?')} gradient steps per run, "
-        f"{st.get('n_modes', '?')} modes; held-out VAMP-2 on the second half of the trajectory "
-        f"(max {get(doc, 'max_vamp2', '?')}).",
-        "",
-        "| loss | batch | runs | NaN | diverged | collapsed | test VAMP-2 median [min, max] | train VAMP-2 median |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for r in table:
-        lo, hi = fmt(num(r.get("test_vamp2_min")), 3), fmt(num(r.get("test_vamp2_max")), 3)
-        cells = (
-            r.get("loss"),
-            r.get("batch_size"),
-            r.get("runs"),
-            r.get("nan"),
-            r.get("diverged"),
-            r.get("collapsed"),
-            f"{fmt(num(r.get('test_vamp2_median')), 3)} [{lo}, {hi}]",
-            fmt(num(r.get("train_vamp2_median")), 3),
-        )
-        lines.append("| " + " | ".join(_cell(x) for x in cells) + " |")
-    return "\n".join(lines) + "\n"
+def _run_log(log) -> list[str]:
+    if not isinstance(log, dict):
+        return []
+    out = ["", f"Last `run_all.py` run ({'quick' if log.get('quick') else 'full'}), started {log.get('started_utc', '?')}:", ""]
+    for rec in dicts(log.get("scripts")):
+        rc = rec.get("rc")
+        state = "ok" if rc == 0 else f"skipped ({rec['skipped']})" if rec.get("skipped") else f"FAILED (rc={rc})"
+        out.append(f"- {rec.get('name')}: {state}"
+                   + ("" if rec.get("skipped") else f", {fmt(num(rec.get('wall_s')), 0)} s: `{rec.get('command')}`"))
+    return out
 
 
 def render(rows: list[Row], docs: dict, errors: dict | None = None, prefix: str = "results") -> str:
-    """The Markdown text of RESULTS.md.
+    """The Markdown text of RESULTS.md, from :func:`build_rows`'s rows and the result documents.
 
-    Parameters
-    ----------
-    rows : list of Row
-        From :func:`build_rows`.
-    docs : dict
-        Result stem -> parsed JSON (for the detail tables and the versions section).
-    errors : dict, optional
-        Result stem -> why it could not be read.
-    prefix : str
-        How the results folder is named (relative to the Markdown file).
-
-    Returns
-    -------
-    str
+    ``errors`` maps result stems to why they could not be read; ``prefix`` names the results
+    folder relative to the Markdown file.
     """
     counts = {s: sum(r.status == s for r in rows) for s in STATUSES}
-    out = [
-        "# mdkoop benchmark results: goal vs measured",
-        "",
-        "Generated by `benchmarks/make_results.py` from `benchmarks/results/*.json` "
-        "(regenerate: `.venv/bin/python benchmarks/make_results.py`; run everything: `make bench`).",
-        "",
-        f"**Summary:** {counts[MET]} met, {counts[NOT_MET]} NOT met, {counts[NOT_MEASURED]} not measured, "
-        f"{counts[REPORTED]} reported without a threshold.",
-        "",
-        "> **Shared CPU.** These runs were made on a 2-core virtual machine that may share its host with "
-        "other jobs. Absolute throughputs are therefore noisy. Load also moves ratios: a per-frame Python "
-        "baseline suffers more from a busy machine than a batched kernel (the graph-building ratio measured "
-        "13.4x under heavy load and 4.3x on an otherwise idle machine), so quote the ratios of an idle-machine "
-        "`make bench`. Ratios are **within one run** wherever possible: both sides "
-        "measured by the same script, interleaved or back to back, on the same data, and "
-        "reported as medians over repeats. Load averages are not recorded in most JSONs; the "
-        "training runs record them (see the training runs table), and also report pairs per "
-        "CPU-second, which is robust to other load.",
-        "",
-    ]
-    _, tdoc = _training_doc(Context(docs, prefix=prefix))
-    if isinstance(get(tdoc, "merged_from"), list):
-        out += [
-            f"> **Training figures come from separate invocations** ({', '.join(get(tdoc, 'merged_from'))}): "
-            f"lean and baseline did not run back to back ({load_summary(_runs(tdoc))}), so their "
-            "wall-clock ratios carry the load difference; pairs per CPU-second is the fairer comparison.",
-            "",
-        ]
-    out += [
-        "| # | figure | goal | measured | status | command | machine / date | notes |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    out = ["# mdkoop benchmark results: goal vs measured", "",
+           "Generated by `benchmarks/make_results.py` from `benchmarks/results/*.json` "
+           "(regenerate: `.venv/bin/python benchmarks/make_results.py`; run everything: `make bench`).", "",
+           f"**Summary:** {counts[MET]} met, {counts[NOT_MET]} NOT met, {counts[NOT_MEASURED]} not measured, "
+           f"{counts[REPORTED]} reported without a threshold.", "", SHARED_CPU, ""]
+    _, tdoc = training_doc(Context(docs, prefix=prefix))
+    if isinstance(at(tdoc, "merged_from"), list):
+        out += [f"> **Training figures come from separate invocations** ({', '.join(tdoc['merged_from'])}): lean and baseline "
+                f"did not run back to back ({load_summary(runs_of(tdoc))}), so their wall-clock ratios carry the load "
+                "difference; pairs per CPU-second is the fairer comparison.", ""]
+    out += ["| # | figure | goal | measured | status | command | machine / date | notes |", "|---|---|---|---|---|---|---|---|"]
     for i, r in enumerate(rows, 1):
         status = f"**{r.status}**" if r.status in (NOT_MET, NOT_MEASURED) else r.status
         src = f"{r.machine} ({r.source})" if r.source != "—" else "—"
-        out.append(
-            "| "
-            + " | ".join(
-                _cell(x) for x in (i, r.figure, r.goal, r.measured, status, f"`{r.command}`", src, r.note)
-            )
-            + " |"
-        )
-    stab = stability_name(docs)
-    todo = "" if get(docs.get(stab), "rows") else STABILITY_TODO
-    out += ["", NOT_YET.replace("<STABILITY>", todo)]
-    details = [
-        t
-        for t in (
-            _training_runs_table(docs, prefix),
-            _objectives_table(docs.get("objectives")),
-            _stability_table(docs.get(stab), prefix, stab),
-        )
-        if t
-    ]
-    if details:
-        out += ["## Details", ""] + [t for d in details for t in (d, "")]
+        out.append("| " + " | ".join(_cell(x) for x in (i, r.figure, r.goal, r.measured, status, f"`{r.command}`", src, r.note)) + " |")
+    out += ["", NOT_YET.replace("<STABILITY>", "" if at(docs.get(stability_name(docs)), "rows") else STABILITY_TODO)]
+    details = _details(docs, prefix)
+    out += ["## Details", ""] + [t for d in details for t in (d, "")] if details else []
     out += ["## Machines and versions (per result file)", ""]
-    for stem in sorted(docs):
-        if stem == "run_all":
-            continue
-        out.append(
-            f"- `{prefix}/{stem}.json`: {_cell(machine_line(docs[stem]))}; {_cell(versions_line(docs[stem]))}"
-        )
-    for stem, why in sorted((errors or {}).items()):
-        out.append(f"- `{prefix}/{stem}.json`: {why}")
-    log = docs.get("run_all")
-    if isinstance(log, dict):
-        out += [
-            "",
-            f"Last `run_all.py` run ({'quick' if log.get('quick') else 'full'}), started {log.get('started_utc', '?')}:",
-            "",
-        ]
-        for rec in log.get("scripts") or []:
-            if isinstance(rec, dict):
-                rc = rec.get("rc")
-                state = (
-                    "ok"
-                    if rc == 0
-                    else f"skipped ({rec['skipped']})"
-                    if rec.get("skipped")
-                    else f"FAILED (rc={rc})"
-                )
-                out.append(
-                    f"- {rec.get('name')}: {state}"
-                    + (
-                        ""
-                        if rec.get("skipped")
-                        else f", {fmt(num(rec.get('wall_s')), 0)} s: `{rec.get('command')}`"
-                    )
-                )
-    return "\n".join(out) + "\n"
+    out += [f"- `{prefix}/{stem}.json`: {_cell(machine_line(docs[stem]))}; {_cell(versions_line(docs[stem]))}"
+            for stem in sorted(docs) if stem != "run_all"]
+    out += [f"- `{prefix}/{stem}.json`: {why}" for stem, why in sorted((errors or {}).items())]
+    return "\n".join(out + _run_log(docs.get("run_all"))) + "\n"
+
+
+def build_rows(docs: dict, errors: dict | None = None, prefix: str = "results") -> list[Row]:
+    """All rows of the results table, in the order of :data:`FIGURES` (``docs``: result stem -> parsed JSON)."""
+    ctx = Context(docs, errors, prefix)
+    rows: list[Row] = []
+    for fig in FIGURES:
+        try:
+            rows.extend(fig.rows(ctx) if hasattr(fig, "rows") else fig(ctx))
+        except Exception as exc:  # noqa: BLE001 - an odd JSON must not hide the other rows
+            what = getattr(fig, "__name__", getattr(fig, "source", "?"))
+            rows.append(Row(f"({what})", "—", "—", NOT_MEASURED, f"{PY} benchmarks/run_all.py",
+                            note=f"could not read the results: {exc.__class__.__name__}: {exc}"))
+    return rows
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -309,11 +199,8 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def display_prefix(results: Path, out: Path) -> str:
-    """How to name the results folder in the Markdown file at ``out``.
-
-    Relative to the Markdown file's folder when the results lie below it (``results``,
-    ``.``), else relative to the repository root, else the absolute path.
-    """
+    """How to name the results folder in the Markdown file at ``out``: relative to its folder when the
+    results lie below it (``results``, ``.``), else relative to the repository root, else absolute."""
     results, folder = results.resolve(), out.resolve().parent
     for base in (folder, HERE.parent):
         try:
@@ -325,15 +212,9 @@ def display_prefix(results: Path, out: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry: read the results folder, write the Markdown file."""
-    ap = argparse.ArgumentParser(
-        description="Write RESULTS.md (goal vs measured) from benchmarks/results/*.json."
-    )
-    ap.add_argument(
-        "--results", type=Path, default=DEFAULT_RESULTS, help="folder of result JSONs (default: %(default)s)"
-    )
-    ap.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help="Markdown file to write (default: %(default)s)"
-    )
+    ap = argparse.ArgumentParser(description="Write RESULTS.md (goal vs measured) from benchmarks/results/*.json.")
+    ap.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="folder of result JSONs (default: %(default)s)")
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="Markdown file to write (default: %(default)s)")
     args = ap.parse_args(argv)
     docs, errors = load_results(args.results)
     prefix = display_prefix(args.results, args.out)

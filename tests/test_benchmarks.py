@@ -28,6 +28,8 @@ def _load(name):
 
 mr = _load("make_results")
 ra = _load("run_all")
+base = sys.modules["_results_base"]  # statuses, JSON access, commands
+fx = sys.modules["_results_figures"]  # the declared figures
 
 MACHINE = {
     "cpu_count": 2,
@@ -48,7 +50,7 @@ def _write(folder: Path, stem: str, doc) -> None:
 def _run(results: Path, out: Path) -> tuple[list, str]:
     rc = mr.main(["--results", str(results), "--out", str(out)])
     assert rc == 0
-    docs, errors = mr.load_results(results)
+    docs, errors = base.load_results(results)
     return mr.build_rows(docs, errors), out.read_text()
 
 
@@ -99,6 +101,7 @@ def test_known_values_give_statuses(tmp_path):
             "prepare_frames_per_s": 21.0,
             "mdtraj_load_frames_per_s": 13.1,
             "frames_1x": 100,
+            "command": ".venv/bin/python benchmarks/bench_prepare.py --frames 100",
             "peak_rss_bytes": {
                 "prepare_1x": 100 * 2**20,
                 "prepare_10x": 130 * 2**20,
@@ -160,7 +163,7 @@ def test_known_values_give_statuses(tmp_path):
         tp.status == mr.MET and tp.measured.startswith("1.60x") and tp.source == "results/bench_prepare.json"
     )
     assert "2026-11-28T23:00:00" in tp.machine
-    assert tp.command == ".venv/bin/python benchmarks/bench_prepare.py --frames 100"  # rebuilt from the JSON
+    assert tp.command == ".venv/bin/python benchmarks/bench_prepare.py --frames 100"  # as the JSON records it
     rss = _by_figure(rows, "peak RSS", "10x")[0]
     assert rss.status == mr.NOT_MET and rss.measured.startswith("1.30")  # 130/100 > 1.2, computed from bytes
     assert "4.00x" in rss.note  # mdtraj.load contrast
@@ -259,34 +262,29 @@ def test_training_partial_files_are_combined(tmp_path):
     assert "b32" not in flop.measured  # the quick file is not mixed in
     assert "killed: resident memory" in text  # training runs table
     assert "Training figures come from separate invocations" in text and "lean 3.0-3.0, baseline" in text
-    assert heavy[0].command == mr.COMMANDS["training"]  # a combination of invocations: the full command
+    assert heavy[0].command == base.COMMANDS["training"]  # a combination of invocations: the full command
 
 
-def test_command_from_doc():
-    doc = {
-        "machine": {"omp_num_threads": "1"},
-        "runs": [
-            _run_rec("lean", "heavy", 384, 0, 1.0, 1.0, 1.0, steps=3),
-            _run_rec("lean", "all", 384, 1, 1.0, 1.0, 1.0, steps=3),
-        ],
-    }
-    assert mr.command_from_doc("training_lean", doc) == (
-        "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_training.py --configs lean384 --thp 0,1 --steps 3"
-        " --threads 1 --out training_lean"
-    )
-    doc["runs"].append(_run_rec("baseline", "heavy", 384, 1, 1.0, 1.0, 1.0, steps=3))
-    assert "--configs heavy,all --thp 0,1" in mr.command_from_doc("training", doc)
-    assert mr.command_from_doc("objectives", {"repeats": 21}).endswith("bench_objectives.py --repeats 21")
-    assert mr.command_from_doc("bench_graphs", None) is None
-    assert mr.command_from_doc("training", {"merged_from": ["a"], "runs": doc["runs"]}) is None
+def test_recorded_command(tmp_path):
+    """Each script records its own command line; the table shows it, else the documented command."""
+    script = BENCH / "bench_objectives.py"
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); sys.argv = [sys.argv[2], '--repeats', '21'];"
+            "import _common; print(_common.invocation())")
+    out = subprocess.run([sys.executable, "-c", code, str(BENCH), str(script)], capture_output=True, text=True,
+                         env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}, check=True).stdout.strip()
+    assert out == "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_objectives.py --repeats 21"
+    ctx = base.Context({"objectives": {"command": out}, "bench_graphs": {}, "training": {"merged_from": ["a"], "command": "x"}})
+    assert ctx.command("objectives") == out
+    assert ctx.command("bench_graphs") == base.COMMANDS["bench_graphs"]
+    assert ctx.command("training") == base.COMMANDS["training"]  # a merge of invocations: the full command
 
 
 def test_machine_line_and_helpers():
-    assert mr.machine_line(None) == "—"
-    assert "2 CPU" in mr.machine_line({"machine": MACHINE})
-    assert mr.get({"a": {"b": 1}}, "a.b") == 1 and mr.get({"a": 1}, "a.b", "x") == "x"
-    assert mr.num("nan") is None and mr.num("2") == 2.0 and mr.num(None) is None
-    assert mr.status_ge(None, 1) == mr.NOT_MEASURED and mr.status_le(0.2, 0.25) == mr.MET
+    assert base.machine_line(None) == "—"
+    assert "2 CPU" in base.machine_line({"machine": MACHINE})
+    assert base.at({"a": {"b": 1}}, "a", "b") == 1 and base.at({"a": 1}, "a", "b", default="x") == "x"
+    assert base.num("nan") is None and base.num("2") == 2.0 and base.num(None) is None
+    assert base.status_ge(None, 1) == mr.NOT_MEASURED and base.status_le(0.2, 0.25) == mr.MET
 
 
 def test_run_all_help_and_dry_run(tmp_path):
@@ -487,9 +485,10 @@ def _gt_doc(h_joint=0.02, h_seq=0.08, vs_msm=0.01, vs_exact=0.2, seeds=3):
 
 
 def test_ground_truth_rows():
-    gt = _load("_results_ground_truth")
-    base = sys.modules["_results_base"]
-    rows = gt.ground_truth_rows(base.Context({"ground_truth": _gt_doc()}))
+    def gt_rows(docs):
+        return fx.rows_of(fx.GROUND_TRUTH, base.Context(docs))
+
+    rows = gt_rows({"ground_truth": _gt_doc()})
     assert len(rows) == 5
     joint, seq, vamp, msm, exact = rows
     assert joint.status == base.MET and joint.measured.startswith("0.020 (max 0.030)") and "joint" in joint.figure
@@ -499,10 +498,10 @@ def test_ground_truth_rows():
     assert exact.status == base.NOT_MET and "4.8% off" in exact.note
     assert all(r.source == "results/ground_truth.json" and "bench_ground_truth.py" in r.command for r in rows)
     # quick run only: used and flagged; nothing: not measured with the command
-    quick = gt.ground_truth_rows(base.Context({"ground_truth_quick": _gt_doc(seeds=1)}))
+    quick = gt_rows({"ground_truth_quick": _gt_doc(seeds=1)})
     assert quick[0].status == base.MET and "quick smoke run" in quick[0].note
     assert quick[0].source == "results/ground_truth_quick.json" and quick[0].command.endswith("--quick")
-    none = gt.ground_truth_rows(base.Context({}))
+    none = gt_rows({})
     assert [r.status for r in none] == [base.NOT_MEASURED] * 5
     assert "ground_truth.json does not exist" in none[0].note and "bench_ground_truth.py" in none[0].command
 
@@ -522,10 +521,9 @@ def _inf_case(n_atoms, transform, ts, base, per_frame_ms):
 
 def test_inference_rows(tmp_path):
     """inference_rows: transform ÷ baseline against the 2x goal, TorchScript rows reported, quick fallback."""
-    ri = _load("_results_inference")
     res = tmp_path / "results"
     res.mkdir()
-    rows = ri.inference_rows(mr.Context({}))
+    rows = fx.rows_of(fx.INFERENCE, base.Context({}))
     assert len(rows) == 6 and all(r.status == mr.NOT_MEASURED and "does not exist" in r.note for r in rows)
     assert rows[0].command == "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_inference.py --repeats 3 --frames 512 --single 64"
     doc = {
@@ -535,8 +533,8 @@ def test_inference_rows(tmp_path):
         "cases": {"heavy": _inf_case(97, 200.0, 280.0, 50.0, 5.25), "all": _inf_case(175, 45.0, 60.0, 25.0, 9.0)},
     }
     _write(res, "inference", doc)
-    docs, errors = mr.load_results(res)
-    rows = ri.inference_rows(mr.Context(docs, errors))
+    docs, errors = base.load_results(res)
+    rows = fx.rows_of(fx.INFERENCE, base.Context(docs, errors))
     heavy = _by_figure(rows, "`model.transform`", "heavy")[0]
     assert heavy.status == mr.MET and heavy.measured.startswith("4.00x (200.0 vs 50.0 frames/s; 97 atoms")
     assert heavy.source == "results/inference.json" and "2026-11-28T23:00:00" in heavy.machine
@@ -551,8 +549,8 @@ def test_inference_rows(tmp_path):
     assert pf.status == mr.REPORTED and pf.measured.startswith("9.00 ms per call")
     # only a quick run: used, and flagged as such
     (res / "inference.json").rename(res / "inference_quick.json")
-    docs, errors = mr.load_results(res)
-    rows = ri.inference_rows(mr.Context(docs, errors))
+    docs, errors = base.load_results(res)
+    rows = fx.rows_of(fx.INFERENCE, base.Context(docs, errors))
     q = _by_figure(rows, "`model.transform`", "heavy")[0]
     assert q.source == "results/inference_quick.json" and "quick smoke run" in q.note and q.status == mr.MET
 
@@ -581,15 +579,14 @@ def _peers_doc(t1=12.7, lora_v=1.49, tica_v=1.48, vampnet_v=1.50):
 
 def test_peers_rows(tmp_path):
     """peers_rows: t1 within 15% of the MSM, test VAMP-2 against each peer, CLN025 reported, missing and quick cases."""
-    rp = _load("_results_peers")
-    rows = rp.peers_rows(mr.Context({}))
+    rows = fx.rows_of(fx.PEER_FIGURES, base.Context({}))
     assert rows and all(r.status == mr.NOT_MEASURED for r in rows)
     assert all("bench_peers.py" in r.command for r in rows)
     res = tmp_path / "results"
     res.mkdir()
     _write(res, "peers", _peers_doc())
-    docs, errors = mr.load_results(res)
-    rows = rp.peers_rows(mr.Context(docs, errors))
+    docs, errors = base.load_results(res)
+    rows = fx.rows_of(fx.PEER_FIGURES, base.Context(docs, errors))
     t1, peers_t1, v_tica, v_vampnet, cln_v, cln_t = rows
     assert t1.status == mr.MET and "12.7 vs 13.9 ps (-8.6%)" in t1.measured and "13.5–14.4" in t1.measured
     assert peers_t1.status == mr.REPORTED and "deeptime VAMPNet" in peers_t1.measured
@@ -597,17 +594,21 @@ def test_peers_rows(tmp_path):
     assert v_vampnet.status == mr.NOT_MET and "(-0.0100)" in v_vampnet.measured
     assert cln_v.status == cln_t.status == mr.REPORTED and "indicative" in cln_v.goal
     _write(res, "peers", _peers_doc(t1=11.0))  # -20.9%: outside 15%
-    docs, errors = mr.load_results(res)
-    assert rp.peers_rows(mr.Context(docs, errors))[0].status == mr.NOT_MET
+    docs, errors = base.load_results(res)
+    assert fx.rows_of(fx.PEER_FIGURES, base.Context(docs, errors))[0].status == mr.NOT_MET
     (res / "peers.json").rename(res / "peers_quick.json")
-    docs, errors = mr.load_results(res)
-    quick = rp.peers_rows(mr.Context(docs, errors))
+    docs, errors = base.load_results(res)
+    quick = fx.rows_of(fx.PEER_FIGURES, base.Context(docs, errors))
     assert "quick smoke run" in quick[0].note
 
 
 def test_lora_diagnosis_rows_from_a_synthetic_json():
     from _results_base import Context
-    from _results_lora import NAME, lora_diagnosis_rows
+
+    NAME = "lora_diagnosis_cln025"
+
+    def lora_diagnosis_rows(ctx):
+        return fx.rows_of(fx.STUDIES[:1], ctx)
 
     run = {"judge_test_vamp2": 2.6, "slowest_its_ps": 300.0, "epochs": 20, "wall_s": 310.0}
     doc = {"machine": {"utc": "2026-12-02T00:00:00+00:00"},
@@ -625,8 +626,7 @@ def test_lora_diagnosis_rows_from_a_synthetic_json():
 
 def test_threads_and_openmm_step_rows():
     """The default's loaded/idle ratio is judged against 0.5; the other configurations and the OpenMM cost are reported."""
-    rt = _load("_results_threads")
-    rows = rt.threads_rows(mr.Context({}))
+    rows = fx.rows_of([fx.THREADS], base.Context({}))
     assert rows[0].status == mr.NOT_MEASURED and "threads.json does not exist" in rows[0].note
 
     def cfg(idle, loaded):
@@ -635,12 +635,12 @@ def test_threads_and_openmm_step_rows():
     doc = {"machine": MACHINE, "repeats": 3, "n_load_processes": 2,
            "configurations": {"torch default": cfg(400.0, 20.0), "mdkoop default": cfg(400.0, 240.0),
                               "--threads 1": cfg(250.0, 200.0)}}
-    rows = rt.threads_rows(mr.Context({"threads": doc}))
+    rows = fx.rows_of([fx.THREADS], base.Context({"threads": doc}))
     assert [r.status for r in rows] == [mr.MET, mr.REPORTED, mr.REPORTED]
     assert "`mdkoop default`" in rows[0].figure and rows[0].measured.startswith("0.60 (240 vs 400 pairs/s")
     doc["configurations"]["mdkoop default"] = cfg(400.0, 100.0)
-    assert rt.threads_rows(mr.Context({"threads": doc}))[0].status == mr.NOT_MET
-    om = rt.openmm_step_rows(mr.Context({"openmm_step": {"machine": MACHINE, "n_cv": 3, "n_model_atoms": 97,
+    assert fx.rows_of([fx.THREADS], base.Context({"threads": doc}))[0].status == mr.NOT_MET
+    om = fx.rows_of([fx.OPENMM], base.Context({"openmm_step": {"machine": MACHINE, "n_cv": 3, "n_model_atoms": 97,
                                                          "ms_per_step": {"per_cv_modules": 30.0, "restraint_module": 10.0}}}))
     assert om[0].status == mr.REPORTED and om[0].measured.startswith("3.00x (30.00 vs 10.00 ms")
-    assert rt.openmm_step_rows(mr.Context({}))[0].status == mr.NOT_MEASURED
+    assert fx.rows_of([fx.OPENMM], base.Context({}))[0].status == mr.NOT_MEASURED
