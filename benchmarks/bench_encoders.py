@@ -14,6 +14,7 @@ backbone φ/ψ.
 
     .venv/bin/python benchmarks/bench_encoders.py --group encoders --seeds 0 1 2
     .venv/bin/python benchmarks/bench_encoders.py --group receptive --epochs 20
+    .venv/bin/python benchmarks/bench_encoders.py --group converged regularised --seeds 0   # SchNet until converged, with and without weight decay
     .venv/bin/python benchmarks/bench_encoders.py --list
 
 Writes ``results/encoders.json`` (runs of other rows are kept) and prints one line per fit.
@@ -59,6 +60,8 @@ EXPERIMENTS: dict[str, tuple[str, dict]] = {
     "torsions (φ, ψ, χ1), LoRA joint": ("encoders", {"encoder": "torsions", "torsions": ("phi", "psi", "chi1")}),
     "SchNet (defaults), LoRA joint": ("schnet", {"encoder": "schnet"}),
     "SchNet (defaults, until converged), LoRA joint": ("converged", {"encoder": "schnet"}),
+    "SchNet (until converged), weight decay 0.1": ("regularised", {"encoder": "schnet", "weight_decay": 0.1}),
+    "SchNet (until converged), weight decay 1.0": ("regularised", {"encoder": "schnet", "weight_decay": 1.0}),
     "SchNet, LoRA sequential": ("schnet", {"encoder": "schnet", "nesting": "sequential"}),
     "SchNet, VAMP-2 loss": ("schnet", {"encoder": "schnet", "loss": "vamp2"}),
     "SchNet, cutoff 1.0 nm": ("receptive", {"encoder": "schnet", "cutoff": 1.0}),
@@ -163,7 +166,7 @@ def _line(name: str, r: dict) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--group", choices=("encoders", "schnet", "receptive", "converged", "references"), nargs="+",
+    p.add_argument("--group", choices=("encoders", "schnet", "receptive", "converged", "regularised", "references"), nargs="+",
                    default=["references", "encoders"])
     p.add_argument("--only", nargs="+", default=None, help="row names (or their prefixes)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
