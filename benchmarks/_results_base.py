@@ -32,7 +32,8 @@ COMMANDS = {
     "inference": f"OMP_NUM_THREADS=1 {PY} benchmarks/bench_inference.py --repeats 3 --frames 512 --single 64",
     "peers": f"OMP_NUM_THREADS=1 {PY} benchmarks/bench_peers.py",
     "lora_diagnosis_cln025": f"OMP_NUM_THREADS=2 {PY} benchmarks/diagnose_lora.py --system cln025",
-    "encoders": f"{_ENC} --group references encoders --seeds 0 1 2; {_ENC} --group schnet receptive --seeds 0 --epochs 20",
+    "encoders": f"{_ENC} --group references encoders --seeds 0 1 2; {_ENC} --group schnet receptive --seeds 0 --epochs 20; "
+                f"{_ENC} --group converged regularised --seeds 0",
     "threads": f"{PY} benchmarks/bench_threads.py",
     "openmm_step": f"{PY} benchmarks/bench_openmm_step.py",
 }
