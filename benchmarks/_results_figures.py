@@ -12,7 +12,7 @@ from __future__ import annotations
 import operator
 import statistics
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from _results_base import (
@@ -103,22 +103,22 @@ def _cases(*cases):
     return lambda d: [(d, k, label) for k, label in cases]
 
 
+def _case_doc(item) -> dict:
+    """The ``cases[key]`` record of a :func:`_cases` item."""
+    d, key, _ = item
+    return d["cases"][key]
+
+
 # ----------------------------------------------------------------------------- data handling and objectives
 def _prepare_rss(d):
     rss = d["peak_rss_bytes"]
-    q = num(d.get("rss_ratio_10x_over_1x")) or rss["prepare_10x"] / rss["prepare_1x"]
-    return q
+    return num(d.get("rss_ratio_10x_over_1x")) or rss["prepare_10x"] / rss["prepare_1x"]
 
 
 def _prepare_rss_note(d):
     rss = at(d, "peak_rss_bytes") or {}
     l1, l10 = num(rss.get("mdtraj_load_1x")), num(rss.get("mdtraj_load_10x"))
     return f"plain mdtraj.load for contrast: {l10 / l1:.2f}x" if l1 and l10 is not None else ""
-
-
-def _graphs_case(item):
-    d, key, _ = item
-    return d["cases"][key]
 
 
 def _cpu_objectives(d) -> list[dict]:
@@ -146,12 +146,12 @@ DATA = [
            _prepare_rss, ("<=", 1.2), _prepare_rss_note),
     Figure("bench_graphs", lambda it: f"batched radius graph graphs/s ÷ schnetpack `MatScipyNeighborList` per frame, CLN025 "
                                       f"{it[2] if it else '?'}, 2x384 frames", "≥ 10x on CPU",
-           lambda it: f"{_graphs_case(it)['ratio_radius_graph_over_matscipy']:.1f}x "
-                      f"({fmt(num(_graphs_case(it).get('mdkoop_radius_graph_graphs_per_s')), 0)} vs "
-                      f"{fmt(num(_graphs_case(it).get('schnetpack_matscipy_graphs_per_s')), 0)} graphs/s; "
-                      f"{_graphs_case(it).get('n_atoms', '?')} atoms, {fmt(num(_graphs_case(it).get('edges_per_graph')), 0)} edges/graph)",
-           lambda it: _graphs_case(it)["ratio_radius_graph_over_matscipy"], (">=", 10.0),
-           lambda it: _read(lambda: f"frames→batch path: {_graphs_case(it)['ratio_frames_to_batch_over_matscipy']:.1f}x", ""),
+           lambda it: f"{_case_doc(it)['ratio_radius_graph_over_matscipy']:.1f}x "
+                      f"({fmt(num(_case_doc(it).get('mdkoop_radius_graph_graphs_per_s')), 0)} vs "
+                      f"{fmt(num(_case_doc(it).get('schnetpack_matscipy_graphs_per_s')), 0)} graphs/s; "
+                      f"{_case_doc(it).get('n_atoms', '?')} atoms, {fmt(num(_case_doc(it).get('edges_per_graph')), 0)} edges/graph)",
+           lambda it: _case_doc(it)["ratio_radius_graph_over_matscipy"], (">=", 10.0),
+           lambda it: _read(lambda: f"frames→batch path: {_case_doc(it)['ratio_frames_to_batch_over_matscipy']:.1f}x", ""),
            _cases(("heavy", "heavy atoms"), ("all", "all atoms"))),
     Figure("bench_loader", "DataLoader with worker processes ÷ in-process `PairLoader`, batches of 384 pairs/s",
            "no threshold: decides the default (workers only if > 1.0x)",
@@ -259,6 +259,10 @@ def _ala2(d):
     return {**d["ala2"], "doc": d} if isinstance(at(d, "ala2"), dict) else None
 
 
+def _cln(d) -> dict:
+    return {**d["cln025"], "doc": d}
+
+
 def _lag(a, digits=None) -> str:
     lag = num(at(a, "lag_ps"))
     return fmt(lag, digits) if digits is not None else "?" if lag is None else f"{lag:g} ps"
@@ -291,11 +295,11 @@ PEER_FIGURES = [
            lambda c: "; ".join(f"{PEERS[k]} {_vamp_cell(c['methods'], k)}" for k in PEERS if k in c["methods"]) or None,
            note=lambda c: "TICA on the 45 Cα pair distances; training-data VAMP-2: "
            + "; ".join(f"{k} {fmt(num(v.get('train_vamp2_median')), 2)}" for k, v in at(c, "methods", default={}).items())
-           + "; " + _peers_note(at(c, "doc")), each=lambda d: [{**d["cln025"], "doc": d}]),
+           + "; " + _peers_note(at(c, "doc")), each=lambda d: [_cln(d)]),
     Figure("peers", lambda c: f"CLN025 sample: slowest implied timescale t1 at lag {_lag(c, 0)} ps", "— (indicative only: 2 folding events)",
            lambda c: "; ".join(f"{k} {_t1(v):.0f} ps" for k, v in c["methods"].items() if v.get("timescales_ps_median"))
            + f"; MSM on Cα RMSD {fmt(num((at(c, 'msm', 'both', 'timescales_ps') or [None])[0]), 0)} ps" if c["methods"] else None,
-           note="0.75 ns holds too few folding events for a reliable timescale", each=lambda d: [{**d["cln025"], "doc": d}],
+           note="0.75 ns holds too few folding events for a reliable timescale", each=lambda d: [_cln(d)],
            optional=True),
 ]
 
@@ -377,47 +381,39 @@ STUDIES = [
 
 
 # ----------------------------------------------------------------------------- inference, OpenMM and threads
-def _inf(it):
-    d, key, _ = it
-    return d["cases"][key]
-
-
 def _inf_goal(d) -> float:
     return num(at(d, "goal_ratio")) or 2.0
 
 
 INF_BASELINE = ("baseline: per frame ASE Atoms → `AtomsConverter` + `MatScipyNeighborList` → schnetpack SchNet + Atomwise, "
                 "same weights (CVs checked equal)")
-INF_CASES = _cases(("heavy", "heavy atoms"), ("all", "all 175 atoms"))
 
 
 def _fps(it, key) -> str:
-    return fmt(num(_inf(it)["frames_per_s"].get(key)), 1)
+    return fmt(num(_case_doc(it)["frames_per_s"].get(key)), 1)
 
 
-INFERENCE = [
-    Figure("inference", lambda it: f"inference frames/s: `model.transform` ÷ naive schnetpack pipeline, CLN025 {it[2] if it else '?'}, 1 thread",
-           lambda it: f"≥ {_inf_goal(it and it[0]):g}x (mdkoop's own goal; no number was set)",
-           lambda it: f"{_inf(it)['ratio_transform_over_baseline']:.2f}x ({_fps(it, 'transform')} vs {_fps(it, 'baseline')} frames/s; "
-                      f"{_inf(it).get('n_atoms', '?')} atoms, {_inf(it).get('n_frames', '?')} frames, batch {_inf(it).get('batch_size', '?')})",
-           lambda it: _inf(it)["ratio_transform_over_baseline"], lambda it: (">=", _inf_goal(it[0])), INF_BASELINE, INF_CASES),
-    Figure("inference", lambda it: f"inference frames/s: exported TorchScript CV model, batched, ÷ naive schnetpack pipeline, CLN025 {it[2] if it else '?'}",
-           "no threshold: reported",
-           lambda it: f"{_inf(it)['ratio_torchscript_batched_over_baseline']:.2f}x ({_fps(it, 'torchscript_batched')} vs {_fps(it, 'baseline')} frames/s)",
-           each=INF_CASES),
-    Figure("inference", lambda it: f"TorchScript CV model, one frame per call (PLUMED/OpenMM per-step pattern), CLN025 {it[2] if it else '?'}",
-           "no threshold: reported (cost per MD step)",
-           lambda it: f"{_inf(it)['torchscript_per_frame_ms_per_call']:.2f} ms per call ({_inf(it).get('n_frames_per_frame_calls', '?')} calls)",
-           each=INF_CASES),
-]
+def _inference(case: tuple[str, str]) -> list[Figure]:
+    """The three inference rows of one system (``(key, label)``), as the benchmark reports them."""
+    each = _cases(case)
+    return [
+        Figure("inference", lambda it: f"inference frames/s: `model.transform` ÷ naive schnetpack pipeline, CLN025 {it[2] if it else '?'}, 1 thread",
+               lambda it: f"≥ {_inf_goal(it and it[0]):g}x (mdkoop's own goal; no number was set)",
+               lambda it: f"{_case_doc(it)['ratio_transform_over_baseline']:.2f}x ({_fps(it, 'transform')} vs {_fps(it, 'baseline')} frames/s; "
+                          f"{_case_doc(it).get('n_atoms', '?')} atoms, {_case_doc(it).get('n_frames', '?')} frames, batch {_case_doc(it).get('batch_size', '?')})",
+               lambda it: _case_doc(it)["ratio_transform_over_baseline"], lambda it: (">=", _inf_goal(it[0])), INF_BASELINE, each),
+        Figure("inference", lambda it: f"inference frames/s: exported TorchScript CV model, batched, ÷ naive schnetpack pipeline, CLN025 {it[2] if it else '?'}",
+               "no threshold: reported",
+               lambda it: f"{_case_doc(it)['ratio_torchscript_batched_over_baseline']:.2f}x ({_fps(it, 'torchscript_batched')} vs {_fps(it, 'baseline')} frames/s)",
+               each=each),
+        Figure("inference", lambda it: f"TorchScript CV model, one frame per call (PLUMED/OpenMM per-step pattern), CLN025 {it[2] if it else '?'}",
+               "no threshold: reported (cost per MD step)",
+               lambda it: f"{_case_doc(it)['torchscript_per_frame_ms_per_call']:.2f} ms per call ({_case_doc(it).get('n_frames_per_frame_calls', '?')} calls)",
+               each=each),
+    ]
 
 
-def _case(each, i: int):
-    return lambda d: each(d)[i:i + 1]
-
-
-#: The inference rows case by case (heavy atoms: 3 rows, then all atoms), as the benchmark reports them.
-INFERENCE = [replace(f, each=_case(f.each, i)) for i in range(2) for f in INFERENCE]
+INFERENCE = [fig for case in (("heavy", "heavy atoms"), ("all", "all 175 atoms")) for fig in _inference(case)]
 
 
 OPENMM = Figure(
