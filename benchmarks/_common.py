@@ -26,6 +26,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from mdkoop.utils.files import atomic_file
+
 __all__ = ["RESULTS_DIR", "median_time", "interleaved_times", "peak_rss_subprocess", "machine_info", "invocation", "write_result"]
 
 #: Where every benchmark writes its JSON (``MDKOOP_BENCH_RESULTS_DIR`` overrides it, e.g. for
@@ -163,8 +165,7 @@ def write_result(name: str, result: dict) -> Path:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"{name}.json"
     payload = {"benchmark": name, "machine": machine_info(), "command": invocation(), **result}
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=False, default=float) + "\n")
-    os.replace(tmp, path)
+    with atomic_file(path) as fh:
+        fh.write(json.dumps(payload, indent=2, sort_keys=False, default=float) + "\n")
     print(f"wrote {path}")
     return path

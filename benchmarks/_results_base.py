@@ -1,4 +1,4 @@
-"""Shared pieces of :mod:`make_results`: the Row record, statuses, JSON access, commands, Context.
+"""Shared pieces of :mod:`make_results`: the Row and Figure records, statuses, JSON access, commands, Context.
 
 Statuses: ``met`` (the measured value satisfies the goal), ``NOT met`` (it falls short),
 ``not measured`` (no JSON or not the needed key; the row gives the reason and the command) and
@@ -8,42 +8,29 @@ Statuses: ``met`` (the measured value satisfies the goal), ``NOT met`` (it falls
 from __future__ import annotations
 
 import json
+import operator
+import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import run_all
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_RESULTS = HERE / "results"
-DEFAULT_OUT = HERE / "RESULTS.md"
-
 MET, NOT_MET, NOT_MEASURED, REPORTED = "met", "NOT met", "not measured", "reported"
 STATUSES = (MET, NOT_MET, NOT_MEASURED, REPORTED)
-
 PY = ".venv/bin/python"
-_ENC = f"OMP_NUM_THREADS=1 {PY} benchmarks/bench_encoders.py"
-#: The command that produces each result file (as :mod:`run_all` runs it in a full run).
-COMMANDS = {
-    "bench_prepare": f"{PY} benchmarks/bench_prepare.py --frames 100 --repeats 3",
-    "bench_graphs": f"{PY} benchmarks/bench_graphs.py --repeats 5",
-    "bench_loader": f"{PY} benchmarks/bench_loader.py --frames 20000 --workers 2 --repeats 3",
-    "objectives": f"OMP_NUM_THREADS=1 {PY} benchmarks/bench_objectives.py --repeats 15",
-    "training": f"{PY} benchmarks/bench_training.py --configs heavy,all --thp 0,1 --out training",
-    "stability": f"OMP_NUM_THREADS=1 {PY} benchmarks/bench_stability.py",
-    "ground_truth": f"OMP_NUM_THREADS=1 {PY} benchmarks/bench_ground_truth.py",
-    "inference": f"OMP_NUM_THREADS=1 {PY} benchmarks/bench_inference.py --repeats 3 --frames 512 --single 64",
-    "peers": f"OMP_NUM_THREADS=1 {PY} benchmarks/bench_peers.py",
-    "lora_diagnosis_cln025": f"OMP_NUM_THREADS=2 {PY} benchmarks/diagnose_lora.py --system cln025",
-    "encoders": f"{_ENC} --group references encoders --seeds 0 1 2; {_ENC} --group schnet receptive --seeds 0 --epochs 20; "
-                f"{_ENC} --group converged regularised --seeds 0",
-    "threads": f"{PY} benchmarks/bench_threads.py",
-    "openmm_step": f"{PY} benchmarks/bench_openmm_step.py",
-}
-COMMANDS.update({f"{k}_quick": f"{COMMANDS[k]} --quick" for k in ("ground_truth", "peers", "threads", "openmm_step")})
-COMMANDS["inference_quick"] = f"OMP_NUM_THREADS=1 {PY} benchmarks/bench_inference.py --quick"
+RUN_ALL = f"{PY} benchmarks/run_all.py"
+
+#: The command that writes each result file, as :mod:`run_all` runs it (its one owner).
+COMMANDS = {b.result: run_all.display_command(b, False, "1") for b in run_all.BENCHES}
+COMMANDS.update({b.quick_result: run_all.display_command(b, True, "1") for b in run_all.BENCHES if b.quick_result})
 
 
 @dataclass
 class Row:
-    """One figure of the results table: what, the goal, the measured value(s), the status, and provenance.
+    """One row of the results table: figure, goal, measured value, status and provenance.
 
     ``command`` produces the JSON behind the row, ``source`` names that JSON (``"—"`` if none),
     ``machine`` is its short machine/date line and ``note`` the reason when not measured, or caveats.
@@ -77,8 +64,7 @@ def load_results(results_dir: Path) -> tuple[dict, dict]:
 
 def full_or_quick(docs: dict, full: str) -> str:
     """``full`` if that result exists, else ``<full>_quick`` if that exists (a smoke run), else ``full``."""
-    quick = f"{full}_quick"
-    return quick if full not in docs and quick in docs else full
+    return f"{full}_quick" if full not in docs and f"{full}_quick" in docs else full
 
 
 def at(doc, *keys, default=None):
@@ -109,24 +95,13 @@ def fmt(x: float | None, digits: int = 2) -> str:
     return "—" if x is None else f"{x:.{digits}f}"
 
 
-def status_ge(x: float | None, goal: float) -> str:
-    """``met`` if ``x >= goal``, ``NOT met`` if smaller, ``not measured`` if ``x`` is None."""
-    return NOT_MEASURED if x is None else (MET if x >= goal else NOT_MET)
-
-
-def status_le(x: float | None, goal: float) -> str:
-    """``met`` if ``x <= goal``, ``NOT met`` if larger, ``not measured`` if ``x`` is None."""
-    return NOT_MEASURED if x is None else (MET if x <= goal else NOT_MET)
-
-
 def machine_line(doc: dict | None) -> str:
     """Short machine line of a result JSON: CPUs, threads, torch, GPU, UTC date."""
     m = at(doc, "machine")
     if not isinstance(m, dict):
         return "—"
-    thr = m.get("torch_threads", m.get("omp_num_threads", "?"))
     run_thr = sorted({str(r["threads"]) for r in dicts(at(doc, "runs")) if "threads" in r})
-    thr = ",".join(run_thr) if run_thr else thr
+    thr = ",".join(run_thr) if run_thr else m.get("torch_threads", m.get("omp_num_threads", "?"))
     return f"{m.get('cpu_count', '?')} CPU, {thr} thr, torch {m.get('torch', '?')}, {m.get('cuda') or 'no GPU'}, {m.get('utc', '?')}"
 
 
@@ -145,22 +120,19 @@ class Context:
     def __init__(self, docs: dict, errors: dict | None = None, prefix: str = "results"):
         self.docs, self.errors, self.prefix = docs, errors or {}, prefix
         self.log = docs.get("run_all") if isinstance(docs.get("run_all"), dict) else None
-        self.merged: dict = {}
 
     def _log_records(self, name: str) -> list[dict]:
         return [r for r in dicts(at(self.log, "scripts")) if r.get("result") == name]
 
     def command(self, name: str) -> str:
         """The command that produced ``name``: from the last run_all log when that run wrote the file,
-        else the one the JSON records (``_common.invocation``), else the documented one."""
+        else the one the JSON records (``_common.invocation``), else the one :mod:`run_all` runs."""
         doc = self.docs.get(name)
         utc = str(at(doc, "machine", "utc", default=""))
         for rec in self._log_records(name):
             if rec.get("command") and (doc is None or utc >= str(rec.get("started_utc", ""))):
                 return str(rec["command"])
-        fallback = COMMANDS["training"] if name.startswith("training") and "quick" not in name else None
-        recorded = at(doc, "command") if not at(doc, "merged_from") else None
-        return recorded or fallback or COMMANDS.get(name, f"{PY} benchmarks/run_all.py")
+        return (at(doc, "command") if not at(doc, "merged_from") else None) or COMMANDS.get(name, RUN_ALL)
 
     def why_missing(self, name: str) -> str:
         """Why result ``name`` has no usable JSON."""
@@ -170,7 +142,10 @@ class Context:
             if rec.get("rc") not in (0, None):
                 tail = [x.strip() for x in str(rec.get("error_tail", "")).splitlines() if x.strip()]
                 return f"the script failed in the last run_all (rc={rec.get('rc')}): {' / '.join(tail[-2:])}"
-        return f"{self.prefix}/{name}.json does not exist: run the command"
+        parts = [k for k in sorted(self.docs) if name == "training" and k.startswith("training_") and "quick" not in k]
+        return (f"{self.prefix}/{name}.json does not exist: run the command" if not parts else
+                f"{self.prefix}/{name}.json does not exist; combine the partial runs {', '.join(parts)} into it with "
+                f"`{PY} benchmarks/bench_training.py --merge <their paths> --out training`")
 
     def missing(self, name: str, figure: str, goal: str, why: str | None = None) -> Row:
         """A ``not measured`` row for ``figure`` of result ``name``."""
@@ -178,11 +153,96 @@ class Context:
 
     def row(self, name: str, figure: str, goal: str, measured: str, status: str, note: str = "") -> Row:
         """A measured row backed by result ``name``."""
-        doc = self.docs.get(name, self.merged.get(name))
-        return Row(figure, goal, measured, status, self.command(name), self.src(name), machine_line(doc), note)
+        return Row(figure, goal, measured, status, self.command(name), self.src(name), machine_line(self.docs.get(name)), note)
 
     def src(self, name: str) -> str:
-        """Path(s) of the result file(s) behind ``name``, as shown in RESULTS.md."""
-        if name in self.merged:
-            return " + ".join(at(self.merged[name], "merged_from") or [])
+        """Path of the result file behind ``name``, as shown in RESULTS.md."""
         return f"{self.prefix}/{name}.json"
+
+
+# ----------------------------------------------------------------------------- declared figures
+
+READ_ERRORS = (KeyError, IndexError, TypeError, ValueError, AttributeError, ZeroDivisionError, statistics.StatisticsError)
+OPS = {">=": operator.ge, "<=": operator.le, "<": operator.lt}
+QUICK = "quick smoke run (fewer data, seeds or repeats), not the full benchmark; "
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One row (or one row per item of ``each``) of the results table.
+
+    ``figure``, ``goal`` and ``note`` are texts or functions of the item (``figure`` and ``goal``
+    must accept ``None``: the row's text when nothing is measured). ``measured`` gives the
+    measured text and ``value`` the number that ``rule`` judges: ``(op, threshold)`` with op one
+    of ``>=``, ``<=``, ``<``, or a function of the item giving one; no rule: the figure is
+    reported. An ``optional`` figure gives no row, rather than a ``not measured`` one, when its
+    data are missing; ``why(doc, src)`` says what is missing when the document exists.
+    ``source`` is a result stem or a function ``ctx -> (name, doc)``.
+    """
+
+    source: Any
+    figure: Any
+    goal: Any
+    measured: Callable[[Any], str | None]
+    value: Callable[[Any], float | None] | None = None
+    rule: Any = None
+    note: Any = ""
+    each: Callable[[Any], list] | None = None
+    optional: bool = False
+    why: Callable[[dict, str], str] | None = None
+
+    def rows(self, ctx: Context) -> list[Row]:
+        name = None if callable(self.source) else full_or_quick(ctx.docs, self.source)
+        name, doc = self.source(ctx) if name is None else (name, ctx.docs.get(name))
+        items = (read(lambda: list(self.each(doc)), []) if self.each else [doc]) or [None]
+        rows = [self._row(ctx, name, doc, item) for item in items]
+        return [r for r in rows if r is not None]
+
+    def _row(self, ctx: Context, name: str, doc, item) -> Row | None:
+        try:
+            measured = self.measured(item) if doc is not None else None
+            rule = self.rule(item) if callable(self.rule) else self.rule
+            value = num(self.value(item)) if self.value else None
+        except READ_ERRORS:
+            measured = None
+        if measured is None:
+            why = read(lambda: self.why(doc, ctx.src(name))) if self.why and doc is not None else None
+            return None if self.optional else ctx.missing(name, as_text(self.figure, item), as_text(self.goal, item), why)
+        status = REPORTED if rule is None else NOT_MEASURED if value is None else MET if OPS[rule[0]](value, rule[1]) else NOT_MET
+        note = QUICK * name.endswith("_quick") + read(lambda: as_text(self.note, item), "")
+        return ctx.row(name, as_text(self.figure, item), as_text(self.goal, item), measured, status, note.rstrip("; "))
+
+
+def rows_of(figures: list[Figure], ctx: Context) -> list[Row]:
+    """The rows of ``figures``, in order."""
+    return [row for fig in figures for row in fig.rows(ctx)]
+
+
+def read(fn, default=None):
+    """``fn()``, or ``default`` when reading the JSON fails (a key, type or value error)."""
+    try:
+        return fn()
+    except READ_ERRORS:
+        return default
+
+
+def as_text(value, item) -> str:
+    """``value(item)`` when ``value`` is a function, else ``value`` (a figure's texts may be either)."""
+    return value(item) if callable(value) else value
+
+
+def median(values) -> float:
+    """Median of the finite numbers in ``values`` (``StatisticsError`` when there are none)."""
+    vals = [v for v in (num(x) for x in values) if v is not None]
+    return statistics.median(vals)
+
+
+def cases(*cases):
+    """``each`` over fixed cases: items ``(doc, key, label)``."""
+    return lambda d: [(d, k, label) for k, label in cases]
+
+
+def case_doc(item) -> dict:
+    """The ``cases[key]`` record of a :func:`cases` item."""
+    d, key, _ = item
+    return d["cases"][key]

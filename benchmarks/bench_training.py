@@ -374,16 +374,17 @@ def merge(paths: list, out: str) -> int:
     records = [r for d in docs for r in d["runs"]]
     flops = {}
     for d in docs:
-        flops.update(d["flops"])
+        flops.update(d.get("flops", {}))
     write_result(
         out,
         {
-            "description": docs[0]["description"],
+            "description": docs[0].get("description", ""),
+            "machine": max((d.get("machine") or {} for d in docs), key=lambda m: str(m.get("utc", ""))),  # where it ran
             "merged_from": [str(p) for p in paths],
             "n_modes": N_MODES,
             "lag_frames": LAG,
             "cutoff_nm": 0.6,
-            "matmul_peak": [d["matmul_peak"] for d in docs],
+            "matmul_peak": [d["matmul_peak"] for d in docs if "matmul_peak" in d],
             "flops": flops,
             "runs": records,
             "ratios": compute_ratios(records),

@@ -35,6 +35,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mdkoop.utils.files import atomic_file
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DEFAULT_RESULTS = HERE / "results"
@@ -215,10 +217,8 @@ def run_one(bench: Bench, quick: bool, env: dict, timeout_s: float) -> dict:
 
 
 def _write_log(path: Path, log: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(log, indent=2) + "\n")
-    os.replace(tmp, path)
+    with atomic_file(path) as fh:
+        fh.write(json.dumps(log, indent=2) + "\n")
 
 
 def select(names: list[str] | None) -> list[Bench]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -29,7 +30,8 @@ def _load(name):
 mr = _load("make_results")
 ra = _load("run_all")
 base = sys.modules["_results_base"]  # statuses, JSON access, commands
-fx = sys.modules["_results_figures"]  # the declared figures
+sp = sys.modules["_results_speed"]  # speed and cost figures
+sc = sys.modules["_results_science"]  # accuracy figures
 
 MACHINE = {
     "cpu_count": 2,
@@ -78,7 +80,7 @@ def test_empty_results_all_not_measured_with_commands(tmp_path):
     assert len(rows) >= 14
     for r in rows:
         assert r.goal.strip() and r.goal != "—", r
-        assert r.status == mr.NOT_MEASURED, r
+        assert r.status == base.NOT_MEASURED, r
         assert r.command.strip(), r
         assert r.note.strip(), r  # says why
     assert "bench_prepare.py" in _by_figure(rows, "prepare", "mdtraj.load")[0].command
@@ -156,31 +158,31 @@ def test_known_values_give_statuses(tmp_path):
     )
     _write(res, "bench_loader", "{not json")
     rows, text = _run(res, tmp_path / "R.md")
-    assert all(r.status in mr.STATUSES and r.goal for r in rows)
+    assert all(r.status in base.STATUSES and r.goal for r in rows)
 
     tp = _by_figure(rows, "prepare", "mdtraj.load")[0]
     assert (
-        tp.status == mr.MET and tp.measured.startswith("1.60x") and tp.source == "results/bench_prepare.json"
+        tp.status == base.MET and tp.measured.startswith("1.60x") and tp.source == "results/bench_prepare.json"
     )
     assert "2026-11-28T23:00:00" in tp.machine
     assert tp.command == ".venv/bin/python benchmarks/bench_prepare.py --frames 100"  # as the JSON records it
     rss = _by_figure(rows, "peak RSS", "10x")[0]
-    assert rss.status == mr.NOT_MET and rss.measured.startswith("1.30")  # 130/100 > 1.2, computed from bytes
+    assert rss.status == base.NOT_MET and rss.measured.startswith("1.30")  # 130/100 > 1.2, computed from bytes
     assert "4.00x" in rss.note  # mdtraj.load contrast
     heavy, all_ = (
         _by_figure(rows, "radius graph", "heavy")[0],
         _by_figure(rows, "radius graph", "all atoms")[0],
     )
-    assert (heavy.status, all_.status) == (mr.MET, mr.NOT_MET)
+    assert (heavy.status, all_.status) == (base.MET, base.NOT_MET)
     unb = _by_figure(rows, "unbiased")[0]
-    assert unb.status == mr.MET and unb.measured.startswith("1.15x")  # median of 1.1, 1.15, 1.5 < 1.2
+    assert unb.status == base.MET and unb.measured.startswith("1.15x")  # median of 1.1, 1.15, 1.5 < 1.2
     lv = _by_figure(rows, "LoRA (joint)", "VAMP-2")[0]
-    assert lv.status == mr.MET and lv.measured.startswith("1.00x")  # median of 0.5, 1.5, 1.0
+    assert lv.status == base.MET and lv.measured.startswith("1.00x")  # median of 0.5, 1.5, 1.0
     # the unreadable loader JSON and the missing training JSON: not measured, with the reason
     loader = _by_figure(rows, "DataLoader")[0]
-    assert loader.status == mr.NOT_MEASURED and "unreadable" in loader.note
+    assert loader.status == base.NOT_MEASURED and "unreadable" in loader.note
     for r in _by_figure(rows, "training pairs/s"):
-        assert r.status == mr.NOT_MEASURED and "does not exist" in r.note and "bench_training.py" in r.command
+        assert r.status == base.NOT_MEASURED and "does not exist" in r.note and "bench_training.py" in r.command
     assert "unreadable JSON" in text
     assert "**NOT met**" in text and len(_table_rows(text)) == len(rows)
 
@@ -204,7 +206,7 @@ def _run_rec(pipeline, atoms, batch, thp, step_s, cpu_s, rss_gb, frac=0.1, **ext
 
 
 def test_training_partial_files_are_combined(tmp_path):
-    """Separate invocations (lean runs, baseline runs) are combined and the ratios recomputed."""
+    """Separate invocations (lean runs, baseline runs) are combined by ``bench_training.py --merge`` (ratios recomputed)."""
     res = tmp_path / "results"
     res.mkdir()
     _write(
@@ -240,25 +242,26 @@ def test_training_partial_files_are_combined(tmp_path):
             "ratios": [],
         },
     )
-    _write(
-        res,
-        "training_quick",
-        {"machine": MACHINE, "runs": [_run_rec("lean", "heavy", 32, 1, 100.0, 1.0, 1.0)]},
-    )
+    rows, _ = _run(res, tmp_path / "R.md")  # partial files alone: not measured, with the command that combines them
+    assert "training_base, training_lean" in _by_figure(rows, "training pairs/s", "heavy")[0].note
+    _write(res, "training_quick", {"machine": MACHINE, "runs": [_run_rec("lean", "heavy", 32, 1, 100.0, 1.0, 1.0)]})
+    parts = [str(res / "training_base.json"), str(res / "training_lean.json")]
+    subprocess.run([sys.executable, str(BENCH / "bench_training.py"), "--merge", *parts, "--out", "training"],
+                   check=True, env={**os.environ, "MDKOOP_BENCH_RESULTS_DIR": str(res)}, capture_output=True)
     rows, text = _run(res, tmp_path / "R.md")
     heavy = _by_figure(rows, "training pairs/s", "heavy")
-    assert len(heavy) == 1 and heavy[0].status == mr.MET  # 96 / 24 pairs/s = 4x
+    assert len(heavy) == 1 and heavy[0].status == base.MET  # 96 / 24 pairs/s = 4x
     assert heavy[0].measured.startswith("4.00x wall (3.00x per CPU-s)")
-    assert heavy[0].source == "results/training_base.json + results/training_lean.json"
+    assert heavy[0].source == "results/training.json" and "merged from training_base.json, training_lean.json" in heavy[0].note
     allr = {r.measured.split(";")[1].strip(): r for r in _by_figure(rows, "training pairs/s", "all atoms")}
-    assert allr["lean batch 192 vs baseline batch 192, THP=1"].status == mr.NOT_MET  # 19.2 / 12.8 = 1.5x
-    assert allr["lean batch 384 vs baseline batch 192, THP=1"].status == mr.NOT_MET
+    assert allr["lean batch 192 vs baseline batch 192, THP=1"].status == base.NOT_MET  # 19.2 / 12.8 = 1.5x
+    assert allr["lean batch 384 vs baseline batch 192, THP=1"].status == base.NOT_MET
     mem_h = _by_figure(rows, "peak RSS at batch 384", "heavy")[0]
-    assert mem_h.status == mr.MET and mem_h.measured.startswith("0.100")
+    assert mem_h.status == base.MET and mem_h.measured.startswith("0.100")
     mem_a = _by_figure(rows, "peak RSS at batch 384", "all")[0]
-    assert mem_a.status == mr.MET and "exceeded" in mem_a.note and "batch 192" in mem_a.note
+    assert mem_a.status == base.MET and "exceeded" in mem_a.note and "batch 192" in mem_a.note
     flop = _by_figure(rows, "GFLOP/s", "heavy")[0]
-    assert flop.status == mr.REPORTED and "10.0%" in flop.measured and "50.0 GFLOP/s" in flop.note
+    assert flop.status == base.REPORTED and "10.0%" in flop.measured and "50.0 GFLOP/s" in flop.note
     assert "b32" not in flop.measured  # the quick file is not mixed in
     assert "killed: resident memory" in text  # training runs table
     assert "Training figures come from separate invocations" in text and "lean 3.0-3.0, baseline" in text
@@ -284,7 +287,11 @@ def test_machine_line_and_helpers():
     assert "2 CPU" in base.machine_line({"machine": MACHINE})
     assert base.at({"a": {"b": 1}}, "a", "b") == 1 and base.at({"a": 1}, "a", "b", default="x") == "x"
     assert base.num("nan") is None and base.num("2") == 2.0 and base.num(None) is None
-    assert base.status_ge(None, 1) == mr.NOT_MEASURED and base.status_le(0.2, 0.25) == mr.MET
+    fig = base.Figure("objectives", "x", "≥ 1", lambda d: "m", lambda d: d.get("v"), (">=", 1.0))
+    status = [base.rows_of([fig], base.Context({"objectives": {"v": v}}))[0].status for v in (1.0, 0.5, None)]
+    assert status == [base.MET, base.NOT_MET, base.NOT_MEASURED]
+    graphs = next(b for b in ra.BENCHES if b.result == "bench_graphs")  # run_all owns the commands
+    assert base.COMMANDS["bench_graphs"] == ra.display_command(graphs, False, "1")
 
 
 def test_run_all_help_and_dry_run(tmp_path):
@@ -362,7 +369,7 @@ def test_failed_script_in_log_is_the_reason(tmp_path):
     )
     rows, text = _run(res, tmp_path / "R.md")
     g = _by_figure(rows, "radius graph", "heavy")[0]
-    assert g.status == mr.NOT_MEASURED and "rc=1" in g.note and "bad cutoff" in g.note
+    assert g.status == base.NOT_MEASURED and "rc=1" in g.note and "bad cutoff" in g.note
     assert g.command == "python benchmarks/bench_graphs.py --repeats 5"
     assert "FAILED (rc=1)" in text
 
@@ -383,8 +390,8 @@ def test_gpu_figures_reported_when_present(tmp_path):
     )
     rows, _ = _run(res, tmp_path / "R.md")
     g = _by_figure(rows, "GPU radius graphs/s", "heavy")[0]
-    assert g.status == mr.REPORTED and g.measured == "50000 graphs/s" and "NVIDIA H200" in g.figure
-    assert _by_figure(rows, "GPU training")[0].status == mr.NOT_MEASURED
+    assert g.status == base.REPORTED and g.measured == "50000 graphs/s" and "NVIDIA H200" in g.figure
+    assert _by_figure(rows, "GPU training")[0].status == base.NOT_MEASURED
     rows, _ = _run(tmp_path / "none", tmp_path / "R2.md")
     assert "no GPU" in _by_figure(rows, "GPU figures")[0].note
 
@@ -423,16 +430,16 @@ def test_stability_rows(tmp_path):
     )
     rows, text = _run(res, tmp_path / "R.md")
     lora = _by_figure(rows, "LoRA (joint, sequential, none)")[0]
-    assert lora.status == mr.MET and lora.measured.startswith("0 of 10 runs")
+    assert lora.status == base.MET and lora.measured.startswith("0 of 10 runs")
     v2 = _by_figure(rows, "vamp2: NaN")[0]
-    assert v2.status == mr.REPORTED and "b16: 1 NaN, 2 div / 5" in v2.measured
+    assert v2.status == base.REPORTED and "b16: 1 NaN, 2 div / 5" in v2.measured
     held = _by_figure(rows, "held-out VAMP-2", "batch 16")[0]
     assert "vamp2 1.50 (all training pairs 2.50; last-batch VAMP objective 15.84)" in held.measured
     assert "lora-joint 3.00 (all training pairs 4.00)" in held.measured and "lora-none" not in held.measured
     assert "### Stability sweep" in text and "Stability table (§4" not in text  # no longer listed as missing
     _write(res, "stability", {"machine": MACHINE, "rows": [_stab("lora-sequential", 16, div=1)]})
     rows, _ = _run(res, tmp_path / "R.md")
-    assert _by_figure(rows, "LoRA (joint, sequential, none)")[0].status == mr.NOT_MET
+    assert _by_figure(rows, "LoRA (joint, sequential, none)")[0].status == base.NOT_MET
 
 
 def test_run_all_main_end_to_end(tmp_path, monkeypatch):
@@ -468,7 +475,7 @@ def test_stability_quick_fallback(tmp_path):
     rows, text = _run(res, tmp_path / "R.md")
     lora = _by_figure(rows, "LoRA (joint, sequential, none)")[0]
     assert (
-        lora.status == mr.MET
+        lora.status == base.MET
         and "quick smoke run" in lora.note
         and lora.source == "results/stability_quick.json"
     )
@@ -486,7 +493,7 @@ def _gt_doc(h_joint=0.02, h_seq=0.08, vs_msm=0.01, vs_exact=0.2, seeds=3):
 
 def test_ground_truth_rows():
     def gt_rows(docs):
-        return fx.rows_of(fx.GROUND_TRUTH, base.Context(docs))
+        return base.rows_of(sc.GROUND_TRUTH, base.Context(docs))
 
     rows = gt_rows({"ground_truth": _gt_doc()})
     assert len(rows) == 5
@@ -523,8 +530,8 @@ def test_inference_rows(tmp_path):
     """inference_rows: transform ÷ baseline against the 2x goal, TorchScript rows reported, quick fallback."""
     res = tmp_path / "results"
     res.mkdir()
-    rows = fx.rows_of(fx.INFERENCE, base.Context({}))
-    assert len(rows) == 6 and all(r.status == mr.NOT_MEASURED and "does not exist" in r.note for r in rows)
+    rows = base.rows_of(sp.INFERENCE, base.Context({}))
+    assert len(rows) == 6 and all(r.status == base.NOT_MEASURED and "does not exist" in r.note for r in rows)
     assert rows[0].command == "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_inference.py --repeats 3 --frames 512 --single 64"
     doc = {
         "machine": {**MACHINE, "omp_num_threads": "1"},
@@ -534,25 +541,25 @@ def test_inference_rows(tmp_path):
     }
     _write(res, "inference", doc)
     docs, errors = base.load_results(res)
-    rows = fx.rows_of(fx.INFERENCE, base.Context(docs, errors))
+    rows = base.rows_of(sp.INFERENCE, base.Context(docs, errors))
     heavy = _by_figure(rows, "`model.transform`", "heavy")[0]
-    assert heavy.status == mr.MET and heavy.measured.startswith("4.00x (200.0 vs 50.0 frames/s; 97 atoms")
+    assert heavy.status == base.MET and heavy.measured.startswith("4.00x (200.0 vs 50.0 frames/s; 97 atoms")
     assert heavy.source == "results/inference.json" and "2026-11-28T23:00:00" in heavy.machine
     assert heavy.command == (
         "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_inference.py --repeats 3 --frames 512 --single 64"
     )
     allr = _by_figure(rows, "`model.transform`", "all 175")[0]
-    assert allr.status == mr.NOT_MET and allr.measured.startswith("1.80x")  # 45 / 25 < 2
+    assert allr.status == base.NOT_MET and allr.measured.startswith("1.80x")  # 45 / 25 < 2
     ts = _by_figure(rows, "TorchScript", "batched", "heavy")[0]
-    assert ts.status == mr.REPORTED and ts.measured.startswith("5.60x")
+    assert ts.status == base.REPORTED and ts.measured.startswith("5.60x")
     pf = _by_figure(rows, "one frame per call", "all 175")[0]
-    assert pf.status == mr.REPORTED and pf.measured.startswith("9.00 ms per call")
+    assert pf.status == base.REPORTED and pf.measured.startswith("9.00 ms per call")
     # only a quick run: used, and flagged as such
     (res / "inference.json").rename(res / "inference_quick.json")
     docs, errors = base.load_results(res)
-    rows = fx.rows_of(fx.INFERENCE, base.Context(docs, errors))
+    rows = base.rows_of(sp.INFERENCE, base.Context(docs, errors))
     q = _by_figure(rows, "`model.transform`", "heavy")[0]
-    assert q.source == "results/inference_quick.json" and "quick smoke run" in q.note and q.status == mr.MET
+    assert q.source == "results/inference_quick.json" and "quick smoke run" in q.note and q.status == base.MET
 
 
 def _peers_doc(t1=12.7, lora_v=1.49, tica_v=1.48, vampnet_v=1.50):
@@ -579,26 +586,26 @@ def _peers_doc(t1=12.7, lora_v=1.49, tica_v=1.48, vampnet_v=1.50):
 
 def test_peers_rows(tmp_path):
     """peers_rows: t1 within 15% of the MSM, test VAMP-2 against each peer, CLN025 reported, missing and quick cases."""
-    rows = fx.rows_of(fx.PEER_FIGURES, base.Context({}))
-    assert rows and all(r.status == mr.NOT_MEASURED for r in rows)
+    rows = base.rows_of(sc.PEER_FIGURES, base.Context({}))
+    assert rows and all(r.status == base.NOT_MEASURED for r in rows)
     assert all("bench_peers.py" in r.command for r in rows)
     res = tmp_path / "results"
     res.mkdir()
     _write(res, "peers", _peers_doc())
     docs, errors = base.load_results(res)
-    rows = fx.rows_of(fx.PEER_FIGURES, base.Context(docs, errors))
+    rows = base.rows_of(sc.PEER_FIGURES, base.Context(docs, errors))
     t1, peers_t1, v_tica, v_vampnet, cln_v, cln_t = rows
-    assert t1.status == mr.MET and "12.7 vs 13.9 ps (-8.6%)" in t1.measured and "13.5–14.4" in t1.measured
-    assert peers_t1.status == mr.REPORTED and "deeptime VAMPNet" in peers_t1.measured
-    assert v_tica.status == mr.MET and "(+0.0100)" in v_tica.measured
-    assert v_vampnet.status == mr.NOT_MET and "(-0.0100)" in v_vampnet.measured
-    assert cln_v.status == cln_t.status == mr.REPORTED and "indicative" in cln_v.goal
+    assert t1.status == base.MET and "12.7 vs 13.9 ps (-8.6%)" in t1.measured and "13.5–14.4" in t1.measured
+    assert peers_t1.status == base.REPORTED and "deeptime VAMPNet" in peers_t1.measured
+    assert v_tica.status == base.MET and "(+0.0100)" in v_tica.measured
+    assert v_vampnet.status == base.NOT_MET and "(-0.0100)" in v_vampnet.measured
+    assert cln_v.status == cln_t.status == base.REPORTED and "indicative" in cln_v.goal
     _write(res, "peers", _peers_doc(t1=11.0))  # -20.9%: outside 15%
     docs, errors = base.load_results(res)
-    assert fx.rows_of(fx.PEER_FIGURES, base.Context(docs, errors))[0].status == mr.NOT_MET
+    assert base.rows_of(sc.PEER_FIGURES, base.Context(docs, errors))[0].status == base.NOT_MET
     (res / "peers.json").rename(res / "peers_quick.json")
     docs, errors = base.load_results(res)
-    quick = fx.rows_of(fx.PEER_FIGURES, base.Context(docs, errors))
+    quick = base.rows_of(sc.PEER_FIGURES, base.Context(docs, errors))
     assert "quick smoke run" in quick[0].note
 
 
@@ -608,7 +615,7 @@ def test_lora_diagnosis_rows_from_a_synthetic_json():
     NAME = "lora_diagnosis_cln025"
 
     def lora_diagnosis_rows(ctx):
-        return fx.rows_of(fx.STUDIES[:1], ctx)
+        return base.rows_of(sc.STUDIES[:1], ctx)
 
     run = {"judge_test_vamp2": 2.6, "slowest_its_ps": 300.0, "epochs": 20, "wall_s": 310.0}
     doc = {"machine": {"utc": "2026-12-02T00:00:00+00:00"},
@@ -626,8 +633,8 @@ def test_lora_diagnosis_rows_from_a_synthetic_json():
 
 def test_threads_and_openmm_step_rows():
     """The default's loaded/idle ratio is judged against 0.5; the other configurations and the OpenMM cost are reported."""
-    rows = fx.rows_of([fx.THREADS], base.Context({}))
-    assert rows[0].status == mr.NOT_MEASURED and "threads.json does not exist" in rows[0].note
+    rows = base.rows_of([sp.THREADS], base.Context({}))
+    assert rows[0].status == base.NOT_MEASURED and "threads.json does not exist" in rows[0].note
 
     def cfg(idle, loaded):
         return {"idle_pairs_per_s": idle, "loaded_pairs_per_s": loaded, "loaded_over_idle": loaded / idle}
@@ -635,12 +642,12 @@ def test_threads_and_openmm_step_rows():
     doc = {"machine": MACHINE, "repeats": 3, "n_load_processes": 2,
            "configurations": {"torch default": cfg(400.0, 20.0), "mdkoop default": cfg(400.0, 240.0),
                               "--threads 1": cfg(250.0, 200.0)}}
-    rows = fx.rows_of([fx.THREADS], base.Context({"threads": doc}))
-    assert [r.status for r in rows] == [mr.MET, mr.REPORTED, mr.REPORTED]
+    rows = base.rows_of([sp.THREADS], base.Context({"threads": doc}))
+    assert [r.status for r in rows] == [base.MET, base.REPORTED, base.REPORTED]
     assert "`mdkoop default`" in rows[0].figure and rows[0].measured.startswith("0.60 (240 vs 400 pairs/s")
     doc["configurations"]["mdkoop default"] = cfg(400.0, 100.0)
-    assert fx.rows_of([fx.THREADS], base.Context({"threads": doc}))[0].status == mr.NOT_MET
-    om = fx.rows_of([fx.OPENMM], base.Context({"openmm_step": {"machine": MACHINE, "n_cv": 3, "n_model_atoms": 97,
+    assert base.rows_of([sp.THREADS], base.Context({"threads": doc}))[0].status == base.NOT_MET
+    om = base.rows_of([sp.OPENMM], base.Context({"openmm_step": {"machine": MACHINE, "n_cv": 3, "n_model_atoms": 97,
                                                          "ms_per_step": {"per_cv_modules": 30.0, "restraint_module": 10.0}}}))
-    assert om[0].status == mr.REPORTED and om[0].measured.startswith("3.00x (30.00 vs 10.00 ms")
-    assert fx.rows_of([fx.OPENMM], base.Context({}))[0].status == mr.NOT_MEASURED
+    assert om[0].status == base.REPORTED and om[0].measured.startswith("3.00x (30.00 vs 10.00 ms")
+    assert base.rows_of([sp.OPENMM], base.Context({}))[0].status == base.NOT_MEASURED
