@@ -77,8 +77,9 @@ def build_model(z: np.ndarray, frames: np.ndarray, atoms: dict, seed: int = 0):
     ``atoms``: ``{"indices", "names", "atomic_numbers"}`` (see :func:`cln025_atoms`).
     """
     from mdkoop.estimation.model import LinearKoopmanModel
+    from mdkoop.nn.build import build_encoder
     from mdkoop.training.config import EncoderConfig
-    from mdkoop.training.model import KoopmanModel, build_encoder
+    from mdkoop.training.model import KoopmanModel
 
     torch.manual_seed(seed)
     cfg = EncoderConfig(kind="schnet", cutoff=CUTOFF_NM)

@@ -27,10 +27,8 @@ Run-directory layout (final)::
 
 from __future__ import annotations
 
-import contextlib
 import os
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +37,6 @@ from deeptime.base import Estimator
 
 from ..errors import (
     ConfigError,
-    DeviceError,
     InputError,
     LagError,
     TrainingError,
@@ -52,20 +49,20 @@ from ..utils.threads import limited_threads
 from .config import EncoderConfig, FitConfig, TrainConfig
 from .metrics_log import merge_metrics
 from .model import KoopmanModel
+from .plan import FitPlan, RunControl, resolve_device
 from .run import train_and_estimate
 from .run_dir import (
     after_failed_fit,
     check_resume_config,
     finish_run_dir,
-    in_progress_dir,
-    last_checkpoint,
-    plan_run_dir,
+    plan_fit_dir,
+    process_rank,
     start_work_dir,
 )
 from .selection import descriptor_atoms, select_atoms
 from .split import validation_split
 
-__all__ = ["KoopmanSVD", "FitPlan", "RunControl", "resolve_device"]
+__all__ = ["KoopmanSVD"]
 
 log = get_logger("training")
 
@@ -75,90 +72,6 @@ _DESCRIPTOR_KEYS = ("distances_select", "pairs", "contact_r0", "torsions")
 #: TrainConfig fields that KoopmanSVD takes as plain keyword parameters (beside lagtime, n_modes, loss, ...)
 _TRAIN_KEYS = ("weight_decay", "grad_clip", "schedule", "plateau_patience", "tol", "patience", "devices", "num_nodes",
                "precision", "method", "checkpoint_every")
-
-
-def resolve_device(device: str) -> str:
-    """Map ``"auto"|"cpu"|"cuda"`` to a Lightning accelerator; refuse CUDA when none is available.
-
-    Raises
-    ------
-    DeviceError
-        ``device == "cuda"`` on a machine where ``torch.cuda.is_available()`` is False.
-    """
-    if device == "auto":
-        return "gpu" if torch.cuda.is_available() else "cpu"
-    if device == "cuda":
-        if not torch.cuda.is_available():
-            raise DeviceError(
-                "--device cuda was requested, but no CUDA device is available on this machine "
-                "(torch.cuda.is_available() is False). Use --device cpu or --device auto."
-            )
-        return "gpu"
-    if device == "cpu":
-        return "cpu"
-    raise ConfigError(f"Unknown device {device!r}: choose auto, cpu or cuda.")
-
-
-def _process_rank() -> int:
-    """Global rank of this process as set by Lightning's launcher, torchrun or SLURM (0 when single)."""
-    for key in ("RANK", "SLURM_PROCID"):
-        if key in os.environ and ("WORLD_SIZE" in os.environ or "SLURM_NTASKS" in os.environ):
-            with contextlib.suppress(ValueError):
-                return int(os.environ[key])
-    with contextlib.suppress(ValueError):
-        return int(os.environ.get("NODE_RANK", 0)) * 1000 + int(os.environ.get("LOCAL_RANK", 0))
-    return 0
-
-
-@dataclass
-class FitPlan:
-    """Everything :meth:`KoopmanSVD.fit` decided before training (all checks passed)."""
-
-    config: FitConfig
-    source: object  # TrajectoryStore or list of arrays
-    lengths: np.ndarray
-    train_pairs: object
-    val_pairs: object | None
-    accelerator: str
-    atoms: dict | None
-    time_unit: str
-    timestep: float
-    workdir: Path | None
-    resume_ckpt: Path | None
-
-
-def _plan_run_dir(run_dir, resume: bool, overwrite: bool, inputs=()) -> tuple[Path | None, Path | None]:
-    """``(work directory, checkpoint to resume)`` of a fit; ``(None, None)`` without a run directory."""
-    if run_dir is None:
-        if resume:
-            raise ConfigError("resume=True needs run_dir (the interrupted run's directory).")
-        return None, None
-    if _process_rank() != 0:  # rank 0 checks and writes; the others follow its work directory
-        work = in_progress_dir(run_dir)
-        return work, last_checkpoint(work) if resume else None
-    return plan_run_dir(Path(run_dir), resume, overwrite, inputs)
-
-
-@dataclass(frozen=True)
-class RunControl:
-    """How one :meth:`KoopmanSVD.fit` runs (not hyperparameters: they never enter ``config.json``).
-
-    Attributes
-    ----------
-    run_dir : Path or None
-        Where the run directory is written (None: a temporary directory, removed after the fit).
-    overwrite : bool
-        Replace an existing run directory (only one that mdkoop wrote).
-    progress : bool
-        Show the Lightning progress bar; otherwise one log line per epoch.
-    callbacks : tuple
-        Extra Lightning callbacks.
-    """
-
-    run_dir: Path | None = None
-    overwrite: bool = False
-    progress: bool = False
-    callbacks: tuple = ()
 
 
 def _names(value) -> tuple:
@@ -382,7 +295,7 @@ class KoopmanSVD(Estimator):
 
         kind = self._encoder_kind()
         inputs = [data.path] if hasattr(data, "path") else [data] if isinstance(data, (str, os.PathLike)) else []
-        workdir, resume_ckpt = _plan_run_dir(run_dir, resume, overwrite, inputs)
+        workdir, resume_ckpt = plan_fit_dir(run_dir, resume, overwrite, inputs)
         source, lengths, atoms, timestep, time_unit, index = self._source(data, kind)
         lag = lag_to_frames(self.lagtime, timestep if time_unit == "ps" else None)
         schnet_kw = {k: getattr(self, k) for k in _SCHNET_KEYS}
@@ -479,7 +392,7 @@ class KoopmanSVD(Estimator):
         if plan.workdir is None:
             with tempfile.TemporaryDirectory(prefix="mdkoop-fit-") as tmp:
                 return train_and_estimate(plan, Path(tmp), ctl, self.encoder)
-        if _process_rank() != 0:
+        if process_rank() != 0:
             return train_and_estimate(plan, plan.workdir, ctl, self.encoder)
         workdir = plan.workdir
         created = plan.resume_ckpt is None

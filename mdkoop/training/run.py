@@ -1,6 +1,6 @@
 """Training and estimation behind :meth:`mdkoop.training.estimator.KoopmanSVD.fit`.
 
-Lightning training of the encoder(s) on the planned pairs (:class:`~mdkoop.training.estimator.FitPlan`),
+Lightning training of the encoder(s) on the planned pairs (:class:`~mdkoop.training.plan.FitPlan`),
 then the float64 estimation of the linear Koopman model from the trained encoder's functions
 (:func:`estimate_linear_model`).
 """
@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from ..errors import MdkoopError, TrainingError
+from ..nn.build import build_encoder
 from ..registry import DESCRIPTOR_ENCODERS
 from ..utils.logging import get_logger
 from .config import TrainConfig
 from .metrics_log import set_aside_for_resume
-from .model import KoopmanModel, build_encoder
-
-if TYPE_CHECKING:
-    from .estimator import FitPlan, RunControl
+from .model import KoopmanModel
+from .plan import FitPlan, RunControl
 
 __all__ = ["train_and_estimate", "estimate_linear_model"]
 

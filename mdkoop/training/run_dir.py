@@ -9,6 +9,8 @@ SIGKILL, by the next ``fit``. See ``docs/guarantees.md``.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from ..utils.logging import get_logger
 from .config import FitConfig
 
 __all__ = ["IN_PROGRESS_MARKER", "in_progress_dir", "last_checkpoint", "plan_run_dir", "start_work_dir",
-           "finish_run_dir", "after_failed_fit", "check_resume_config"]
+           "finish_run_dir", "after_failed_fit", "check_resume_config", "plan_fit_dir", "process_rank"]
 
 log = get_logger("training")
 
@@ -168,3 +170,29 @@ def _is_own_work_dir(work: Path) -> bool:
     """True if ``work`` is the work directory of an mdkoop fit (marker files), not something else."""
     return (not work.is_symlink() and work.is_dir()
             and ((work / IN_PROGRESS_MARKER).is_file() or output_kind(work) == "run"))
+
+
+def process_rank() -> int:
+    """Global rank of this process as set by Lightning's launcher, torchrun or SLURM (0 when single)."""
+    for key in ("RANK", "SLURM_PROCID"):
+        if key in os.environ and ("WORLD_SIZE" in os.environ or "SLURM_NTASKS" in os.environ):
+            with contextlib.suppress(ValueError):
+                return int(os.environ[key])
+    with contextlib.suppress(ValueError):
+        return int(os.environ.get("NODE_RANK", 0)) * 1000 + int(os.environ.get("LOCAL_RANK", 0))
+    return 0
+
+
+def plan_fit_dir(run_dir, resume: bool, overwrite: bool, inputs=()) -> tuple[Path | None, Path | None]:
+    """``(work directory, checkpoint to resume)`` of a fit; ``(None, None)`` without a run directory.
+
+    Rank 0 checks and plans (:func:`plan_run_dir`); the other ranks of a DDP run follow its work directory.
+    """
+    if run_dir is None:
+        if resume:
+            raise ConfigError("resume=True needs run_dir (the interrupted run's directory).")
+        return None, None
+    if process_rank() != 0:  # rank 0 checks and writes; the others follow its work directory
+        work = in_progress_dir(run_dir)
+        return work, last_checkpoint(work) if resume else None
+    return plan_run_dir(Path(run_dir), resume, overwrite, inputs)

@@ -10,10 +10,11 @@ import torch
 
 import mdkoop
 from mdkoop.errors import ConfigError
+from mdkoop.nn.build import build_encoder
 from mdkoop.nn.mlp import ACTIVATIONS
 from mdkoop.registry import MLP_ACTIVATIONS
 from mdkoop.training.config import LEGACY_MLP_ACTIVATION, EncoderConfig, FitConfig
-from mdkoop.training.model import build_encoder, load_model
+from mdkoop.training.model import load_model
 
 
 def _activation_types(enc):
