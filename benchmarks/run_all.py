@@ -235,54 +235,53 @@ def select(names: list[str] | None) -> list[Bench]:
     return [b for b in BENCHES if b.name in wanted]
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point (see the module docstring)."""
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         description="Run the mdkoop benchmarks in sequence, then write RESULTS.md (goal vs measured).",
         epilog="benchmarks: " + ", ".join(f"{b.name} ({b.script})" for b in BENCHES),
     )
-    ap.add_argument(
-        "--quick",
-        action="store_true",
-        help=f"smoke run of a few minutes; results go to {QUICK_RESULTS.relative_to(ROOT)}/",
-    )
-    ap.add_argument(
-        "--only", action="append", metavar="NAME", help="run only this benchmark (repeatable or comma list)"
-    )
-    ap.add_argument(
-        "--results",
-        type=Path,
-        default=None,
-        help="results folder (default: benchmarks/results, or the quick folder)",
-    )
-    ap.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        help="Markdown file (default: benchmarks/RESULTS.md, or <results>/RESULTS.md for --quick)",
-    )
+    ap.add_argument("--quick", action="store_true",
+                    help=f"smoke run of a few minutes; results go to {QUICK_RESULTS.relative_to(ROOT)}/")
+    ap.add_argument("--only", action="append", metavar="NAME", help="run only this benchmark (repeatable or comma list)")
+    ap.add_argument("--results", type=Path, default=None, help="results folder (default: benchmarks/results, or the quick folder)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="Markdown file (default: benchmarks/RESULTS.md, or <results>/RESULTS.md for --quick)")
     ap.add_argument("--timeout-scale", type=float, default=1.0, help="multiply every script's time limit")
     ap.add_argument("--dry-run", action="store_true", help="print the commands and exit")
-    args = ap.parse_args(argv)
+    return ap
 
+
+def _previous_records(log_path: Path) -> dict:
+    """The records of the last run log, by benchmark name (kept for the benchmarks ``--only`` leaves out)."""
+    try:
+        return {r["name"]: r for r in json.loads(log_path.read_text()).get("scripts", []) if isinstance(r, dict)}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def _run_or_skip(i: int, n: int, b: Bench, quick: bool, env: dict, limit: float) -> dict:
+    """Run one benchmark (or record why it was skipped), printing its state."""
+    print(f"[{i}/{n}] {b.name}: {display_command(b, quick, env.get('OMP_NUM_THREADS'))} (limit {limit:.0f} s)", flush=True)
+    if not (HERE / b.script).is_file():
+        print(f"[{i}/{n}] {b.name}: skipped ({b.script} is not in this checkout)", flush=True)
+        return {"name": b.name, "script": b.script, "result": b.result, "rc": None,
+                "skipped": f"{b.script} is not in this checkout", "started_utc": _utc()}
+    rec = run_one(b, quick, env, limit)
+    state = "ok" if rec["rc"] == 0 else f"FAILED (rc={rec['rc']})"
+    print(f"[{i}/{n}] {b.name}: {state} in {rec['wall_s']:.0f} s", flush=True)
+    return rec
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point (see the module docstring)."""
+    args = _parser().parse_args(argv)
     benches = select(args.only)
     results = (args.results or (QUICK_RESULTS if args.quick else DEFAULT_RESULTS)).resolve()
     out = (args.out or (results / "RESULTS.md" if args.quick else HERE / "RESULTS.md")).resolve()
     if args.dry_run:
         for b in benches:
             print(display_command(b, args.quick))
-        print(
-            shlex.join(
-                [
-                    ".venv/bin/python",
-                    "benchmarks/make_results.py",
-                    "--results",
-                    str(results),
-                    "--out",
-                    str(out),
-                ]
-            )
-        )
+        print(shlex.join([".venv/bin/python", "benchmarks/make_results.py", "--results", str(results), "--out", str(out)]))
         return 0
 
     env = dict(os.environ)
@@ -290,41 +289,12 @@ def main(argv: list[str] | None = None) -> int:
     env["MDKOOP_BENCH_RESULTS_DIR"] = str(results)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     log_path = results / "run_all.json"
-    old = {}
-    if log_path.exists():
-        try:
-            old = {
-                r["name"]: r
-                for r in json.loads(log_path.read_text()).get("scripts", [])
-                if isinstance(r, dict)
-            }
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            old = {}
     log = {"started_utc": _utc(), "quick": args.quick, "results": str(results), "scripts": []}
     t_all = time.perf_counter()
-    records = dict(old) if args.only else {}
+    records = _previous_records(log_path) if args.only else {}
     for i, b in enumerate(benches, 1):
         limit = b.timeout_s * args.timeout_scale * (0.25 if args.quick else 1.0)
-        print(
-            f"[{i}/{len(benches)}] {b.name}: {display_command(b, args.quick, env.get('OMP_NUM_THREADS'))}"
-            f" (limit {limit:.0f} s)",
-            flush=True,
-        )
-        if not (HERE / b.script).is_file():
-            print(f"[{i}/{len(benches)}] {b.name}: skipped ({b.script} is not in this checkout)", flush=True)
-            rec = {
-                "name": b.name,
-                "script": b.script,
-                "result": b.result,
-                "rc": None,
-                "skipped": f"{b.script} is not in this checkout",
-                "started_utc": _utc(),
-            }
-        else:
-            rec = run_one(b, args.quick, env, limit)
-            state = "ok" if rec["rc"] == 0 else f"FAILED (rc={rec['rc']})"
-            print(f"[{i}/{len(benches)}] {b.name}: {state} in {rec['wall_s']:.0f} s", flush=True)
-        records[b.name] = rec
+        records[b.name] = _run_or_skip(i, len(benches), b, args.quick, env, limit)
         log["scripts"] = [records[x.name] for x in BENCHES if x.name in records]
         log["total_wall_s"] = round(time.perf_counter() - t_all, 1)
         _write_log(log_path, log)
@@ -334,11 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     import make_results
 
     rc = make_results.main(["--results", str(results), "--out", str(out)])
-    failed = [
-        r["name"]
-        for r in log["scripts"]
-        if r["name"] in {b.name for b in benches} and r["rc"] not in (0, None)
-    ]
+    failed = [r["name"] for r in log["scripts"] if r["name"] in {b.name for b in benches} and r["rc"] not in (0, None)]
     total = time.perf_counter() - t_all
     if failed:
         print(f"done in {total / 60:.1f} min; FAILED: {', '.join(failed)} (see {log_path})", flush=True)

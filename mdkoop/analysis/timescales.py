@@ -340,13 +340,43 @@ def its_vs_lag(features, lags: Sequence[int], timestep_ps: float = 1.0, fit: Cal
     -------
     ITSResult
     """
+    feats, right, lags_arr = _its_inputs(features, features_right, lags, confidence)
+    fit = fit or linear_fit()
+    k = int(k or feats[0].shape[1])
+    models = []
+    point = np.full((len(lags_arr), k), np.nan)
+    for i, lag in enumerate(lags_arr):
+        m = fit(feats, int(lag)) if right is None else fit(feats, int(lag), right)
+        models.append(m)
+        point[i] = _timescales_of(m, int(lag), timestep_ps, k)
+
+    samples = lo = hi = None
+    resampling = "none"
+    if n_bootstrap and n_bootstrap > 0:
+        units = bootstrap_units([len(f) for f in feats], n_blocks=n_blocks,
+                                min_block=min(2 * int(lags_arr.max()) + 1, max(len(f) for f in feats) // 2))
+        resampling = "trajectories" if len(units) == len(feats) else "blocks"
+        if len(units) < 2:
+            log.warning("Only one resampling unit; no bootstrap interval.")
+        else:
+            samples = _bootstrap_timescales(feats, right, units, lags_arr, fit, int(n_bootstrap), k, timestep_ps,
+                                            np.random.default_rng(seed), progress)
+            alpha = (1.0 - confidence) / 2.0
+            with np.errstate(invalid="ignore"), _quiet_nan():
+                lo = np.nanquantile(samples, alpha, axis=0)
+                hi = np.nanquantile(samples, 1.0 - alpha, axis=0)
+    return ITSResult(lags=lags_arr, timestep_ps=float(timestep_ps), timescales_ps=point, ci_lower=lo, ci_upper=hi,
+                     samples_ps=samples, confidence=float(confidence), resampling=resampling, models=models)
+
+
+def _its_inputs(features, features_right, lags, confidence) -> tuple[list, list | None, np.ndarray]:
+    """``(features, right-lobe features or None, sorted unique lags)`` of :func:`its_vs_lag`, checked."""
     feats = as_array_list(features, "feature")
     right = None
     if features_right is not None:
         right = as_array_list(features_right, "right-lobe feature")
         if [r.shape for r in right] != [f.shape for f in feats]:
             raise InputError("features_right must have the same shapes as features (one array per trajectory).")
-    fit = fit or linear_fit()
     lags_arr = np.unique(np.asarray([int(x) for x in lags], dtype=np.int64))
     if lags_arr.size == 0 or lags_arr.min() < 1:
         raise LagError(f"Lags must be positive frame counts, got {list(lags)}.")
@@ -359,63 +389,48 @@ def its_vs_lag(features, lags: Sequence[int], timestep_ps: float = 1.0, fit: Cal
         )
     if not 0 < confidence < 1:
         raise InputError(f"confidence={confidence}: must lie strictly between 0 and 1.")
-    k = int(k or feats[0].shape[1])
+    return feats, right, lags_arr
 
-    models = []
-    point = np.full((len(lags_arr), k), np.nan)
-    for i, lag in enumerate(lags_arr):
-        m = fit(feats, int(lag)) if right is None else fit(feats, int(lag), right)
-        models.append(m)
-        point[i] = _timescales_of(m, int(lag), timestep_ps, k)
 
-    samples = lo = hi = None
-    resampling = "none"
-    if n_bootstrap and n_bootstrap > 0:
-        units = bootstrap_units([len(f) for f in feats], n_blocks=n_blocks,
-                                min_block=min(2 * int(lags_arr.max()) + 1, longest // 2))
-        resampling = "trajectories" if len(units) == len(feats) else "blocks"
-        if len(units) < 2:
-            log.warning("Only one resampling unit; no bootstrap interval.")
-        else:
-            rng = np.random.default_rng(seed)
-            samples = np.full((int(n_bootstrap), len(lags_arr), k), np.nan)
-            it = range(int(n_bootstrap))
-            if progress:
-                from tqdm.auto import tqdm
+def _bootstrap_timescales(feats, right, units, lags_arr, fit, n_bootstrap: int, k: int, timestep_ps: float,
+                          rng: np.random.Generator, progress: bool) -> np.ndarray:
+    """Timescales (n_bootstrap, n_lags, k) in ps, refitted on resampled units (NaN where a resample is degenerate).
 
-                it = tqdm(it, desc="bootstrap ITS", unit="sample")
-            fast = getattr(fit, "from_sums", None)
-            if fast is not None:  # per-unit sums once per lag; a resample is a weighted sum of them
-                offset = np.mean([f.mean(0) for f in feats], axis=0)
-                rgt = feats if right is None else right
-                sums = [[unit_sums(feats[t][a:b] - offset, rgt[t][a:b] - offset, int(lag)) for t, a, b in units]
-                        for lag in lags_arr]
-            for b in it:
-                pick = rng.integers(0, len(units), size=len(units))
-                counts = np.bincount(pick, minlength=len(units))
-                sub = [(units[j][0], units[j][1], units[j][2]) for j in pick]
-                for i, lag in enumerate(lags_arr):
-                    use = [(t, a, b) for t, a, b in sub if b - a > lag]
-                    if not use:
-                        continue
-                    try:
-                        if fast is not None:
-                            m = fast(_combine(sums[i], counts, offset), int(lag))
-                        elif right is None:
-                            m = fit([feats[t][a:b] for t, a, b in use], int(lag))
-                        else:
-                            m = fit([feats[t][a:b] for t, a, b in use], int(lag),
-                                    [right[t][a:b] for t, a, b in use])
-                    except (InputError, np.linalg.LinAlgError) as exc:  # degenerate resample
-                        log.debug("bootstrap sample %d, lag %d skipped: %s", b, lag, exc)
-                        continue
-                    samples[b, i] = _timescales_of(m, int(lag), timestep_ps, k)
-            alpha = (1.0 - confidence) / 2.0
-            with np.errstate(invalid="ignore"), _quiet_nan():
-                lo = np.nanquantile(samples, alpha, axis=0)
-                hi = np.nanquantile(samples, 1.0 - alpha, axis=0)
-    return ITSResult(lags=lags_arr, timestep_ps=float(timestep_ps), timescales_ps=point, ci_lower=lo, ci_upper=hi,
-                     samples_ps=samples, confidence=float(confidence), resampling=resampling, models=models)
+    A fit with ``from_sums`` is refitted from per-unit moment sums computed once per lag (a resample is a
+    weighted sum of them); any other fit is refitted on the resampled pieces of the trajectories.
+    """
+    samples = np.full((n_bootstrap, len(lags_arr), k), np.nan)
+    it = range(n_bootstrap)
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(it, desc="bootstrap ITS", unit="sample")
+    fast = getattr(fit, "from_sums", None)
+    if fast is not None:
+        offset = np.mean([f.mean(0) for f in feats], axis=0)
+        rgt = feats if right is None else right
+        sums = [[unit_sums(feats[t][a:b] - offset, rgt[t][a:b] - offset, int(lag)) for t, a, b in units]
+                for lag in lags_arr]
+    for s in it:
+        pick = rng.integers(0, len(units), size=len(units))
+        counts = np.bincount(pick, minlength=len(units))
+        sub = [(units[j][0], units[j][1], units[j][2]) for j in pick]
+        for i, lag in enumerate(lags_arr):
+            use = [(t, a, b) for t, a, b in sub if b - a > lag]
+            if not use:
+                continue
+            try:
+                if fast is not None:
+                    m = fast(_combine(sums[i], counts, offset), int(lag))
+                elif right is None:
+                    m = fit([feats[t][a:b] for t, a, b in use], int(lag))
+                else:
+                    m = fit([feats[t][a:b] for t, a, b in use], int(lag), [right[t][a:b] for t, a, b in use])
+            except (InputError, np.linalg.LinAlgError) as exc:  # degenerate resample
+                log.debug("bootstrap sample %d, lag %d skipped: %s", s, lag, exc)
+                continue
+            samples[s, i] = _timescales_of(m, int(lag), timestep_ps, k)
+    return samples
 
 
 class _quiet_nan:

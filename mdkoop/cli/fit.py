@@ -18,24 +18,12 @@ from __future__ import annotations
 
 import argparse
 
+from .. import registry
 from ..utils.threads import add_threads_option
 
 
 def register(sub):
-    """Add the ``fit`` sub-parser."""
-    from ..registry import (
-        DEVICES,
-        IMPLEMENTATIONS,
-        LOBES,
-        LOSSES,
-        METHODS,
-        MLP_ACTIVATIONS,
-        NESTINGS,
-        POOLINGS,
-        PRECISIONS,
-        SCHEDULES,
-        STRUCTURAL_ENCODERS,
-    )
+    """Add the ``fit`` sub-parser; defaults and choices come from the config and the registries."""
     from ..training.config import EncoderConfig, TrainConfig
 
     T, E = TrainConfig(), EncoderConfig()
@@ -55,42 +43,56 @@ def register(sub):
                    "alone, which continues with the interrupted run's saved settings")
     p.add_argument("--modes", dest="n_modes", type=int, default=T.n_modes, help="number of singular functions k, including the constant")
     p.add_argument("--out", required=True, help="run directory to create")
+    _add_training_options(p, T)
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    g.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    _add_encoder_options(p, E)
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_threads_option(p)
+    p.set_defaults(func=run)
+    return p
+
+
+def _add_training_options(p, T) -> None:
+    """Options of the optimisation, the loss, the estimation and the devices (:class:`TrainConfig` fields)."""
     p.add_argument("--epochs", type=int, default=T.epochs,
                    help="maximum number of epochs (with --schedule converge, training stops when converged)")
     p.add_argument("--batch-size", type=int, default=T.batch_size, help="pairs per step (global, across DDP processes)")
     p.add_argument("--lr", type=float, default=T.lr, help="AdamW learning rate")
     p.add_argument("--weight-decay", type=float, default=T.weight_decay)
     p.add_argument("--grad-clip", type=float, default=T.grad_clip, help="gradient-norm clipping (0: off)")
-    p.add_argument("--schedule", choices=SCHEDULES, default=T.schedule,
+    p.add_argument("--schedule", choices=registry.SCHEDULES, default=T.schedule,
                    help="learning-rate schedule: converge = halve the lr when the training loss stalls, stop when "
                    "converged; cosine = anneal over exactly --epochs")
     p.add_argument("--plateau-patience", type=int, default=T.plateau_patience,
                    help="epochs without improvement before the lr is halved (--schedule converge)")
     p.add_argument("--tol", type=float, default=T.tol, help="relative improvement of the training loss that counts")
     p.add_argument("--patience", type=int, default=T.patience, help="early stopping on validation VAMP-E (0: off)")
-    p.add_argument("--loss", choices=LOSSES, default=T.loss)
-    p.add_argument("--nesting", choices=NESTINGS, default=T.nesting, help="LoRA nesting")
-    p.add_argument("--method", choices=METHODS, default=T.method, help="estimation of the linear model after training")
-    p.add_argument("--device", choices=DEVICES, default=T.device)
+    p.add_argument("--loss", choices=registry.LOSSES, default=T.loss)
+    p.add_argument("--nesting", choices=registry.NESTINGS, default=T.nesting, help="LoRA nesting")
+    p.add_argument("--method", choices=registry.METHODS, default=T.method, help="estimation of the linear model after training")
+    p.add_argument("--device", choices=registry.DEVICES, default=T.device)
     p.add_argument("--devices", type=int, default=T.devices, help="processes (GPUs) per node; > 1 uses DDP")
     p.add_argument("--num-nodes", type=int, default=T.num_nodes, help="number of nodes for DDP")
-    p.add_argument("--precision", choices=PRECISIONS, default=T.precision, help="bf16-mixed on GPU only")
+    p.add_argument("--precision", choices=registry.PRECISIONS, default=T.precision, help="bf16-mixed on GPU only")
     p.add_argument("--seed", type=int, default=T.seed)
     p.add_argument("--val-fraction", type=float, default=T.val_fraction,
                    help="held-out fraction for validation VAMP-E (interleaved blocks of 10 lags)")
     p.add_argument("--checkpoint-every", type=int, default=T.checkpoint_every, help="resumable checkpoint every N steps")
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
-    g.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+
+
+def _add_encoder_options(p, E) -> None:
+    """Options of the atoms and the encoder: its kind, the descriptor MLP, and SchNet (:class:`EncoderConfig` fields)."""
     p.add_argument("--select", default=None,
                    help="train on a subset of the store's atoms (MDTraj selection on the store's topology, "
                    "e.g. 'element != H' or 'name CA')")
-    p.add_argument("--encoder", choices=STRUCTURAL_ENCODERS, default="schnet",
+    p.add_argument("--encoder", choices=registry.STRUCTURAL_ENCODERS, default="schnet",
                    help="schnet: a graph network on the atoms; distances: pair distances (or contacts) of "
                    "--distances-select, then an MLP; torsions: sin/cos of backbone dihedrals, then an MLP")
     p.add_argument("--hidden", type=_int_list, default=E.hidden,
                    help="hidden widths of the MLP of the descriptor encoders, comma-separated")
-    p.add_argument("--activation", choices=MLP_ACTIVATIONS, default=E.activation,
+    p.add_argument("--activation", choices=registry.MLP_ACTIVATIONS, default=E.activation,
                    help="activation of the MLP of the descriptor encoders")
     desc = p.add_argument_group("descriptor encoders (--encoder distances / torsions)")
     desc.add_argument("--distances-select", default=E.distances_select,
@@ -107,15 +109,11 @@ def register(sub):
     enc.add_argument("--n-atom-basis", type=int, default=E.n_atom_basis)
     enc.add_argument("--interactions", dest="n_interactions", type=int, default=E.n_interactions)
     enc.add_argument("--n-rbf", type=int, default=E.n_rbf)
-    enc.add_argument("--pooling", choices=POOLINGS, default=E.pooling)
+    enc.add_argument("--pooling", choices=registry.POOLINGS, default=E.pooling)
     enc.add_argument("--no-standardize-output", dest="standardize_output", action="store_false",
                      help="do not standardise the encoder outputs on the training frames before training")
-    enc.add_argument("--implementation", choices=IMPLEMENTATIONS, default=E.implementation)
-    enc.add_argument("--lobes", choices=LOBES, default=E.lobes)
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    add_threads_option(p)
-    p.set_defaults(func=run)
-    return p
+    enc.add_argument("--implementation", choices=registry.IMPLEMENTATIONS, default=E.implementation)
+    enc.add_argument("--lobes", choices=registry.LOBES, default=E.lobes)
 
 
 def estimator_from_args(args):
