@@ -102,7 +102,7 @@ def _details(docs: dict, prefix: str) -> list[str]:
     intro = (f"{st.get('seeds', '?')} seeds, {st.get('steps', '?')} gradient steps per run, {st.get('n_modes', '?')} modes; held-out "
              f"VAMP-2 on the second half of the trajectory (max {at(sdoc, 'max_vamp2', default='?')}).")
     tables = (md_table(f"Training runs ({prefix}/{name}.json)", TRAINING_COLUMNS, speed.runs_of(tdoc)),
-              md_table("Objective step times (results/objectives.json), ms, forward + backward on features (B, k)", obj_columns, obj),
+              md_table(f"Objective step times ({prefix}/objectives.json), ms, forward + backward on features (B, k)", obj_columns, obj),
               md_table(f"Stability sweep ({prefix}/{stab}.json): {at(sdoc, 'system', default='?')}", STABILITY_COLUMNS,
                        dicts(at(sdoc, "rows")), intro))
     return [t for t in tables if t]
