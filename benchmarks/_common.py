@@ -28,7 +28,7 @@ from pathlib import Path
 
 from mdkoop.utils.files import atomic_file
 
-__all__ = ["RESULTS_DIR", "median_time", "interleaved_times", "peak_rss_subprocess", "machine_info", "invocation", "write_result"]
+__all__ = ["RESULTS_DIR", "median_time", "interleaved_times", "peak_rss_subprocess", "machine_info", "command_line", "invocation", "write_result"]
 
 #: Where every benchmark writes its JSON (``MDKOOP_BENCH_RESULTS_DIR`` overrides it, e.g. for
 #: ``run_all.py --quick`` smoke runs that must not overwrite the committed results).
@@ -147,13 +147,18 @@ def machine_info() -> dict:
     return info
 
 
+def command_line(script: str, args=(), omp_threads: str | None = None) -> str:
+    """``[OMP_NUM_THREADS=N] .venv/bin/python SCRIPT ARGS...``, as a user types it from the repository root."""
+    prefix = f"OMP_NUM_THREADS={shlex.quote(omp_threads)} " if omp_threads else ""
+    return prefix + shlex.join([".venv/bin/python", script, *args])
+
+
 def invocation() -> str:
     """The command line that runs this benchmark, as RESULTS.md shows it (paths from the repository root)."""
     script = Path(sys.argv[0]).resolve()
     root = Path(__file__).resolve().parents[1]
     script = script.relative_to(root) if script.is_relative_to(root) else script
-    omp = os.environ.get("OMP_NUM_THREADS")
-    return " ".join([f"OMP_NUM_THREADS={omp}"] * bool(omp) + [".venv/bin/python", script.as_posix(), *map(shlex.quote, sys.argv[1:])])
+    return command_line(script.as_posix(), sys.argv[1:], os.environ.get("OMP_NUM_THREADS"))
 
 
 def write_result(name: str, result: dict) -> Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from _results_base import Figure, at, cases, dicts, fmt, median, num, read
 
 
+# ----------------------------------------------------------------------------- stability over seeds and batch sizes
 def _count(row: dict, key: str) -> int:
     return int(num(row.get(key)) or 0)
 

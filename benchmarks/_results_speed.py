@@ -5,8 +5,6 @@ Each figure is declared once as a :class:`_results_base.Figure`; :mod:`make_resu
 
 from __future__ import annotations
 
-import statistics
-
 import _results_base as rb
 from _results_base import Figure, at, case_doc, cases, dicts, fmt, full_or_quick, median, num, read
 
@@ -80,9 +78,7 @@ OBJECTIVES = [
 ]
 
 
-# ----------------------------------------------------------------------------- training, loader share, stability
-
-
+# ----------------------------------------------------------------------------- training and the loader's share of a step
 def runs_of(doc: dict | None) -> list[dict]:
     """The run records of a training JSON."""
     return dicts(at(doc, "runs"))
@@ -141,7 +137,7 @@ def _flop(it) -> str:
 def _peak_note(d) -> str:
     peak = at(d, "matmul_peak")
     gfl = [g for g in (num(at(p, "matmul_gflops")) for p in (peak if isinstance(peak, list) else [peak])) if g]
-    return f"peak {fmt(statistics.median(gfl), 1)} GFLOP/s (2048² fp32 mm)" if gfl else ""
+    return f"peak {fmt(median(gfl), 1)} GFLOP/s (2048² fp32 mm)" if gfl else ""
 
 
 def _training(atoms: str, label: str, short: str) -> list[Figure]:

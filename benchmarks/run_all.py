@@ -35,6 +35,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from _common import command_line
+
 from mdkoop.utils.files import atomic_file
 
 HERE = Path(__file__).resolve().parent
@@ -139,9 +141,7 @@ def display_command(bench: Bench, quick: bool, omp_threads: str | None = None) -
 
     ``omp_threads`` (the ``OMP_NUM_THREADS`` the script ran with) is shown as a prefix.
     """
-    argv = [".venv/bin/python", f"benchmarks/{bench.script}", *(bench.quick if quick else bench.full)]
-    prefix = f"OMP_NUM_THREADS={shlex.quote(omp_threads)} " if omp_threads else ""
-    return prefix + shlex.join(argv)
+    return command_line(f"benchmarks/{bench.script}", bench.quick if quick else bench.full, omp_threads)
 
 
 def run_one(bench: Bench, quick: bool, env: dict, timeout_s: float) -> dict:
